@@ -1,0 +1,20 @@
+"""bidense_keras: binary neural networks for dense prediction (BiDense) in Keras 3."""
+
+from bidense_keras import layers, quantizers
+from bidense_keras.backbones import ConvNeXtBackbone
+from bidense_keras.models import UperNet
+from bidense_keras.factory import depth, list_presets, segmentation
+from bidense_keras.stats import model_stats
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConvNeXtBackbone",
+    "UperNet",
+    "depth",
+    "layers",
+    "list_presets",
+    "model_stats",
+    "quantizers",
+    "segmentation",
+]

@@ -1,0 +1,98 @@
+"""``segmentation()``, ``depth()`` and ``list_presets()``: build models by preset name or by parts."""
+
+import difflib
+import fnmatch
+
+from bidense_keras.backbones import CONVNEXT_SIZES
+from bidense_keras.models import UperNet
+from bidense_keras.presets import DEFAULT_PRESETS, PRESETS
+
+ARCHITECTURE_KEYS = (
+    "dims",
+    "depths",
+    "features",
+    "num_classes",
+    "max_depth",
+    "binarization",
+    "include_preprocessing",
+    "zero_as_positive",
+    "input_shape",
+    "name",
+)
+
+
+def list_presets(pattern="*"):
+    """Names of the presets matching a shell-style ``pattern`` (e.g. ``"*convnext_tiny*"``), sorted."""
+    return sorted(name for name in PRESETS if fnmatch.fnmatch(name, pattern))
+
+
+def get_preset(name):
+    """The registry entry of preset ``name``; a ValueError suggests close names if unknown."""
+    if name not in PRESETS:
+        close = difflib.get_close_matches(name, PRESETS, n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(
+            f"Unknown preset {name!r}.{hint} See bidense_keras.list_presets() for all names."
+        )
+    return PRESETS[name]
+
+
+def _architecture(preset, overrides):
+    architecture = dict(preset["architecture"])
+    backbone = overrides.pop("backbone", None)
+    if backbone is not None:
+        if backbone not in CONVNEXT_SIZES:
+            raise ValueError(
+                f"Unknown backbone {backbone!r}; choose one of {sorted(CONVNEXT_SIZES)}."
+            )
+        architecture.update(CONVNEXT_SIZES[backbone])
+    unknown = sorted(set(overrides) - set(ARCHITECTURE_KEYS))
+    if unknown:
+        raise TypeError(f"Unknown argument(s) {unknown}; architecture arguments are {ARCHITECTURE_KEYS}.")
+    architecture.update(overrides)
+    return architecture
+
+
+def _build(task, preset_name, pretrained, overrides):
+    preset_name = preset_name or DEFAULT_PRESETS[task]
+    preset = get_preset(preset_name)
+    if preset["task"] != task:
+        raise ValueError(f"Preset {preset_name!r} is a {preset['task']} model, not {task}.")
+    if pretrained and preset["weights"] is None:
+        raise ValueError(
+            f"No pretrained weights are published for preset {preset_name!r} yet. Build it with "
+            "pretrained=False and train it, or convert an official BiDense checkpoint with "
+            "bidense_keras.convert.from_official_checkpoint(path)."
+        )
+    return UperNet(task=task, **_architecture(preset, dict(overrides)))
+
+
+def segmentation(preset=None, *, pretrained=False, **overrides):
+    """A segmentation :class:`~bidense_keras.models.UperNet` by preset name and/or architecture.
+
+    Args:
+        preset: preset name (default ``bidense_upernet_convnext_tiny_ade20k``).
+        pretrained: load the preset's published weights.
+        **overrides: ``backbone`` (``"convnext_tiny"``/``"convnext_small"``/
+            ``"convnext_base"``), ``dims``, ``depths``, ``features``, ``num_classes``,
+            ``binarization`` (``"bidense"``/``"fp32"``/...), ``include_preprocessing``,
+            ``zero_as_positive``, ``input_shape``, ``name``.
+
+    Returns:
+        A ``keras.Model`` mapping ``(B, H, W, 3)`` images to ``(B, H, W, num_classes)`` logits.
+    """
+    return _build("segmentation", preset, pretrained, overrides)
+
+
+def depth(preset=None, *, pretrained=False, **overrides):
+    """A monocular depth :class:`~bidense_keras.models.UperNet` by preset name and/or architecture.
+
+    Args:
+        preset: preset name (default ``bidense_upernet_convnext_tiny_nyu``).
+        pretrained: load the preset's published weights.
+        **overrides: as for :func:`segmentation`, with ``max_depth`` instead of ``num_classes``.
+
+    Returns:
+        A ``keras.Model`` mapping ``(B, H, W, 3)`` images to ``(B, H, W, 1)`` depth in metres.
+    """
+    return _build("depth", preset, pretrained, overrides)

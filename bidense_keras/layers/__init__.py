@@ -1,0 +1,24 @@
+"""Keras layers of BiDense: DAB, CFB, the BiDense convolution and helpers."""
+
+from bidense_keras.layers.bidense_conv import BiDenseConv2D
+from bidense_keras.layers.cfb import ChannelAdaptiveBypass, channel_adaptive_bypass
+from bidense_keras.layers.common import LearnableBias
+from bidense_keras.layers.dab import DistributionAdaptiveBinarizer
+from bidense_keras.layers.sampling import (
+    AdaptiveAveragePooling2D,
+    ResizeLike,
+    adaptive_average_pool,
+    resize_bilinear_align_corners,
+)
+
+__all__ = [
+    "AdaptiveAveragePooling2D",
+    "BiDenseConv2D",
+    "ChannelAdaptiveBypass",
+    "DistributionAdaptiveBinarizer",
+    "LearnableBias",
+    "ResizeLike",
+    "adaptive_average_pool",
+    "channel_adaptive_bypass",
+    "resize_bilinear_align_corners",
+]

@@ -1,0 +1,186 @@
+"""The BiDense convolution: binarize activations, binary conv, BatchNorm, full-precision bypass."""
+
+import keras
+from keras import ops
+
+from bidense_keras import quantizers
+from bidense_keras.layers.cfb import channel_adaptive_bypass
+from bidense_keras.layers.dab import DistributionAdaptiveBinarizer
+
+BYPASSES = ("cfb", "identity", None)
+
+
+def _pair(value):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+@keras.saving.register_keras_serializable(package="bidense_keras")
+class BiDenseConv2D(keras.layers.Layer):
+    """``y = BatchNorm(conv(binarize(x), binarize(W))) + bypass(x)``.
+
+    With the defaults this is the BiDense convolution: DAB activations, per-output-
+    channel scaled sign weights, no conv bias, BatchNorm (eps 1e-5, momentum 0.9 =
+    PyTorch 0.1) and the CFB bypass. Zero padding is applied to the *binarized*
+    activations (padded value 0). Set both binarizers to None for the full-precision
+    conv + BatchNorm used by the FP32 baselines.
+
+    Input ``(batch, height, width, cin)``; output ``(batch, height', width', filters)``.
+
+    Args:
+        filters: output channels (depthwise: None or ``cin``).
+        kernel_size: int or ``(kh, kw)``.
+        strides: int or pair.
+        padding: symmetric zero padding in pixels (int, PyTorch style), ``"valid"``
+            (0) or ``"same"`` (``dilation * (k - 1) // 2``, size-preserving at stride 1).
+        dilation_rate: int or pair.
+        depthwise: one ``(kh, kw)`` filter per channel instead of a full conv.
+        activation_binarizer: ``"dab"``, a quantizer name from
+            :mod:`bidense_keras.quantizers` (e.g. ``"approx_sign"``) or None (float).
+        kernel_binarizer: ``"scaled_sign"`` (BiDense), another quantizer
+            name, or None (float weights).
+        bypass: ``"cfb"`` (any cin -> cout), ``"identity"`` (added only when
+            cin == cout) or None. ``True``/``False`` mean ``"cfb"``/None.
+        zero_as_positive: binarize 0 to +1 (LCE convention) instead of 0.
+        kernel_initializer: default Normal(0, 1e-3) for binary kernels (as in the
+            paper), He normal for float ones.
+    """
+
+    def __init__(
+        self,
+        filters=None,
+        kernel_size=3,
+        strides=1,
+        padding="same",
+        dilation_rate=1,
+        depthwise=False,
+        activation_binarizer="dab",
+        kernel_binarizer="scaled_sign",
+        bypass="cfb",
+        zero_as_positive=False,
+        kernel_initializer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if filters is None and not depthwise:
+            raise ValueError(f"{self.name}: `filters` is required unless depthwise=True.")
+        bypass = {True: "cfb", False: None}.get(bypass, bypass)
+        if bypass not in BYPASSES:
+            raise ValueError(f"{self.name}: bypass must be one of {BYPASSES}, got {bypass!r}.")
+        self.filters = filters
+        self.kernel_size = _pair(kernel_size)
+        self.strides = _pair(strides)
+        self.dilation_rate = _pair(dilation_rate)
+        self.padding = self._padding_pixels(padding)
+        self.depthwise = depthwise
+        self.activation_binarizer = activation_binarizer
+        self.kernel_binarizer = kernel_binarizer
+        self.bypass = bypass
+        self.zero_as_positive = zero_as_positive
+        if kernel_initializer is None:
+            kernel_initializer = (
+                keras.initializers.RandomNormal(stddev=1e-3) if kernel_binarizer else "he_normal"
+            )
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        if bypass and not self._preserves_size():
+            raise ValueError(
+                f"{self.name}: a bypass needs equal input and output size, but kernel "
+                f"{self.kernel_size}, strides {self.strides}, dilation {self.dilation_rate} and "
+                f"padding {self.padding} change it. Use bypass=None."
+            )
+
+        if activation_binarizer == "dab":
+            self.binarizer = DistributionAdaptiveBinarizer(zero_as_positive, name="binarizer")
+        else:
+            self.binarizer = quantizers.get(activation_binarizer, zero_as_positive=zero_as_positive)
+        # Depthwise kernels (kh, kw, C, 1) keep one scale per channel: axis -2.
+        kernel_options = {"channel_axis": -2 if depthwise else -1}
+        if kernel_binarizer not in ("scaled_sign", "magnitude_aware_sign"):
+            kernel_options = {}
+        self._kernel_quantizer = quantizers.get(
+            kernel_binarizer, zero_as_positive=zero_as_positive, **kernel_options
+        )
+        self.norm = keras.layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name="norm")
+
+    def _padding_pixels(self, padding):
+        if padding == "valid":
+            return (0, 0)
+        if padding == "same":
+            return tuple(d * (k - 1) // 2 for k, d in zip(self.kernel_size, self.dilation_rate))
+        return _pair(padding)
+
+    def _preserves_size(self):
+        return self.strides == (1, 1) and all(
+            2 * p == d * (k - 1) for p, k, d in zip(self.padding, self.kernel_size, self.dilation_rate)
+        )
+
+    def build(self, input_shape):
+        in_channels = input_shape[-1]
+        if self.depthwise:
+            if self.filters not in (None, in_channels):
+                raise ValueError(
+                    f"{self.name}: a depthwise conv keeps the channel count ({in_channels}); "
+                    f"got filters={self.filters}."
+                )
+            self.filters = in_channels
+            kernel_shape = (*self.kernel_size, in_channels, 1)
+        else:
+            kernel_shape = (*self.kernel_size, in_channels, self.filters)
+        if isinstance(self.binarizer, keras.layers.Layer):
+            self.binarizer.build(input_shape)
+        self.kernel = self.add_weight(
+            shape=kernel_shape, initializer=self.kernel_initializer, name="kernel"
+        )
+        self.norm.build((*input_shape[:-1], self.filters))
+
+    def quantized_kernel(self):
+        """The kernel as the convolution sees it: ``(kh, kw, cin, cout)`` or ``(kh, kw, C, 1)``."""
+        if self._kernel_quantizer is None:
+            return self.kernel
+        return self._kernel_quantizer(self.kernel)
+
+    def call(self, inputs, training=None):
+        activations = inputs if self.binarizer is None else self.binarizer(inputs)
+        conv = ops.depthwise_conv if self.depthwise else ops.conv
+        if self._preserves_size():
+            padding = "same" if self.padding != (0, 0) else "valid"
+        else:
+            pad_h, pad_w = self.padding
+            activations = ops.pad(activations, ((0, 0), (pad_h, pad_h), (pad_w, pad_w), (0, 0)))
+            padding = "valid"
+        outputs = conv(
+            activations,
+            self.quantized_kernel(),
+            strides=self.strides,
+            padding=padding,
+            dilation_rate=self.dilation_rate,
+        )
+        outputs = self.norm(outputs, training=training)
+        if self.bypass == "cfb":
+            outputs = outputs + channel_adaptive_bypass(inputs, self.filters)
+        elif self.bypass == "identity" and inputs.shape[-1] == self.filters:
+            outputs = outputs + inputs
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        spatial = []
+        for size, k, s, p, d in zip(
+            input_shape[1:3], self.kernel_size, self.strides, self.padding, self.dilation_rate
+        ):
+            spatial.append(None if size is None else (size + 2 * p - d * (k - 1) - 1) // s + 1)
+        return (input_shape[0], *spatial, self.filters or input_shape[-1])
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "dilation_rate": self.dilation_rate,
+            "depthwise": self.depthwise,
+            "activation_binarizer": self.activation_binarizer,
+            "kernel_binarizer": self.kernel_binarizer,
+            "bypass": self.bypass,
+            "zero_as_positive": self.zero_as_positive,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+        }

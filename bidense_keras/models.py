@@ -1,0 +1,128 @@
+"""UperNet models for dense prediction: preprocessing -> ConvNeXt -> UperNet -> task head."""
+
+import functools
+
+import keras
+
+from bidense_keras.backbones import ConvNeXtBackbone
+from bidense_keras.decoders import upernet_decoder
+from bidense_keras.heads import depth_head, segmentation_head
+from bidense_keras.layers import BiDenseConv2D
+from bidense_keras.variants import conv_options
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+TASKS = ("segmentation", "depth")
+
+
+def check_image_batch(images):
+    """Raises a ValueError unless ``images`` is ``(batch, height, width, 3)``."""
+    shape = tuple(getattr(images, "shape", ()))
+    if len(shape) != 4:
+        hint = " Add a batch axis, e.g. images[None]." if len(shape) == 3 else ""
+        raise ValueError(
+            f"Expected a batch of RGB images of shape (batch, height, width, 3); got an input "
+            f"of rank {len(shape)} with shape {shape}.{hint}"
+        )
+    if shape[-1] not in (None, 3):
+        raise ValueError(
+            f"Expected 3 colour channels (RGB, channels last); got {shape[-1]} channels in an "
+            f"input of shape {shape}."
+        )
+
+
+@keras.saving.register_keras_serializable(package="bidense_keras")
+class UperNet(keras.Model):
+    """ConvNeXt + UperNet for semantic segmentation or monocular depth.
+
+    Input: RGB ``(batch, height, width, 3)``, values in [0, 255] when
+    ``include_preprocessing`` (ImageNet normalization built in), else already
+    normalized. Any height and width work (sizes floor like PyTorch).
+    Output: segmentation logits ``(batch, height, width, num_classes)`` or depth in
+    metres ``(batch, height, width, 1)``.
+
+    Args:
+        task: ``"segmentation"`` or ``"depth"``.
+        dims, depths: ConvNeXt stage widths and depths.
+        features: decoder width F (the head uses F // 2).
+        num_classes: logits per pixel (segmentation).
+        max_depth: output range of the depth head (depth).
+        binarization: ``"bidense"``, ``"fp32"`` or an ablation (``"bnn"``, ``"dab"``, ``"cfb"``).
+        include_preprocessing: accept [0, 255] images and normalize inside.
+        zero_as_positive: binarize 0 to +1 (LCE convention).
+        input_shape: ``(height, width, 3)``; None dims for any size.
+    """
+
+    def __init__(
+        self,
+        task="segmentation",
+        dims=(96, 192, 384, 768),
+        depths=(3, 3, 9, 3),
+        features=256,
+        num_classes=None,
+        max_depth=None,
+        binarization="bidense",
+        include_preprocessing=True,
+        zero_as_positive=False,
+        input_shape=(None, None, 3),
+        **kwargs,
+    ):
+        if task not in TASKS:
+            raise ValueError(f"Unknown task {task!r}; choose one of {TASKS}.")
+        if task == "segmentation" and not num_classes:
+            raise ValueError("A segmentation model needs num_classes (e.g. 151 for ADE20K).")
+        if task == "depth" and not max_depth:
+            raise ValueError("A depth model needs max_depth in metres (e.g. 10 for NYUv2).")
+        conv = functools.partial(BiDenseConv2D, **conv_options(binarization, zero_as_positive))
+        images = keras.Input(shape=input_shape, name="images")
+        x = images
+        if include_preprocessing:
+            x = keras.layers.Normalization(
+                mean=[255.0 * m for m in IMAGENET_MEAN],
+                variance=[(255.0 * s) ** 2 for s in IMAGENET_STD],
+                name="preprocessing",
+            )(x)
+        backbone = ConvNeXtBackbone(
+            dims, depths, binarization, zero_as_positive, input_shape=input_shape, name="backbone"
+        )
+        decoded = upernet_decoder(backbone(x), conv)
+        if task == "segmentation":
+            outputs = segmentation_head(decoded, images, conv, features, num_classes)
+        else:
+            outputs = depth_head(decoded, images, conv, features, max_depth)
+        super().__init__(inputs=images, outputs=outputs, **kwargs)
+        self.backbone = backbone
+        self.task = task
+        self.dims = tuple(dims)
+        self.depths = tuple(depths)
+        self.features = features
+        self.num_classes = num_classes
+        self.max_depth = max_depth
+        self.binarization = binarization
+        self.include_preprocessing = include_preprocessing
+        self.zero_as_positive = zero_as_positive
+        self.image_shape = tuple(input_shape)
+
+    def __call__(self, inputs, *args, **kwargs):
+        check_image_batch(inputs)
+        return super().__call__(inputs, *args, **kwargs)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "task": self.task,
+            "dims": self.dims,
+            "depths": self.depths,
+            "features": self.features,
+            "num_classes": self.num_classes,
+            "max_depth": self.max_depth,
+            "binarization": self.binarization,
+            "include_preprocessing": self.include_preprocessing,
+            "zero_as_positive": self.zero_as_positive,
+            "input_shape": self.image_shape,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

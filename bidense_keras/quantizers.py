@@ -1,0 +1,294 @@
+"""Binarizers (quantizers) for 1-bit activations and weights.
+
+A quantizer can be used in three ways:
+
+1. as a function: ``approx_sign(x)``;
+2. by its string name, wherever a layer takes a quantizer:
+   ``BiDenseConv2D(64, 3, activation_binarizer="approx_sign")``;
+3. as a serializable object: ``ApproxSign(zero_as_positive=True)(x)``.
+
+Every quantizer returns values in ``{-a, 0, +a}`` in the forward pass and a
+pseudo-gradient (straight-through estimator) in the backward pass. Each object
+has a ``precision`` attribute (1 = binary), as in larq, so that tools can count
+bits.
+
+``sign(0)``: the papers use ``sign(0) = 0`` (paper-exact default). Larq Compute
+Engine binarizes with ``sign(0) = +1``; pass ``zero_as_positive=True`` to train or
+evaluate exactly what a converted flatbuffer computes.
+
+The activation binarizer of BiDense (DAB) has learnable parameters and lives in
+:mod:`bidense_keras.layers.dab`; its arithmetic is :func:`distribution_adaptive_sign`.
+"""
+
+import keras
+from keras import ops
+
+
+def _as_tensor(x):
+    """A tensor of ``x``; variables are copied because custom gradients must not capture them."""
+    return ops.copy(x) if isinstance(x, keras.Variable) else ops.convert_to_tensor(x)
+
+
+def _sign(x, zero_as_positive):
+    """sign(x) in x's dtype; sign(0) is 0, or +1 when ``zero_as_positive``."""
+    if zero_as_positive:
+        return ops.where(x >= 0, ops.ones_like(x), -ops.ones_like(x))
+    return ops.sign(x)
+
+
+def ste_sign(x, clip_value=1.0, zero_as_positive=False):
+    r"""Sign with the straight-through estimator.
+
+    Forward: :math:`q(x) = \mathrm{sign}(x)`.
+    Backward: :math:`\partial q / \partial x = 1_{|x| \le \text{clip\_value}}`
+    (Hubara et al., 2016, "Binarized Neural Networks").
+
+    Args:
+        x: tensor of any shape.
+        clip_value: the gradient is zero where ``|x| > clip_value``.
+        zero_as_positive: map 0 to +1 (LCE convention) instead of 0.
+
+    Returns:
+        Tensor of ``x``'s shape with values in {-1, 0, 1}.
+    """
+    x = _as_tensor(x)
+
+    @ops.custom_gradient
+    def _ste_sign(inputs):
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            inside = ops.cast(ops.abs(inputs) <= clip_value, upstream.dtype)
+            return upstream * inside
+
+        return _sign(inputs, zero_as_positive), grad
+
+    return _ste_sign(x)
+
+
+def approx_sign(x, zero_as_positive=False):
+    r"""Sign with the piecewise-polynomial ApproxSign gradient.
+
+    Forward: :math:`q(x) = \mathrm{sign}(x)`.
+    Backward: :math:`\partial q/\partial x = 2 + 2x` for :math:`-1 \le x < 0`,
+    :math:`2 - 2x` for :math:`0 \le x < 1`, and 0 elsewhere, i.e.
+    :math:`\max(0, 2 - 2|x|)` (Liu et al., 2018, "Bi-Real Net").
+
+    Args:
+        x: tensor of any shape.
+        zero_as_positive: map 0 to +1 (LCE convention) instead of 0.
+
+    Returns:
+        Tensor of ``x``'s shape with values in {-1, 0, 1}.
+    """
+    x = _as_tensor(x)
+
+    @ops.custom_gradient
+    def _approx_sign(inputs):
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            slope = ops.maximum(2.0 - 2.0 * ops.abs(inputs), 0.0)
+            return upstream * ops.cast(slope, upstream.dtype)
+
+        return _sign(inputs, zero_as_positive), grad
+
+    return _approx_sign(x)
+
+
+def _channel_scale(x, channel_axis):
+    """``mean|x|`` over every axis but ``channel_axis``, kept for broadcasting."""
+    axis = channel_axis % len(x.shape)
+    reduce_axes = tuple(i for i in range(len(x.shape)) if i != axis)
+    return ops.mean(ops.abs(x), axis=reduce_axes, keepdims=True)
+
+
+def magnitude_aware_sign(x, clip_value=1.0, channel_axis=-1, zero_as_positive=False):
+    r"""Sign scaled by each channel's mean magnitude, larq's estimator (gradient scaled too).
+
+    Forward: :math:`q(x)_o = \bar{a}_o\,\mathrm{sign}(x_o)`, with
+    :math:`\bar{a}_o = \mathrm{mean}|x_o|` over every axis but ``channel_axis``
+    (a constant for the gradient). Backward: :math:`\bar{a}_o 1_{|x| \le
+    \text{clip\_value}}` (Liu et al., 2018, "Bi-Real Net", as in larq).
+
+    Args:
+        x: e.g. a kernel ``(kh, kw, cin, cout)``.
+        clip_value: the gradient is zero where ``|x| > clip_value``.
+        channel_axis: the axis that keeps its own scale.
+        zero_as_positive: map 0 to +1 (LCE convention) instead of 0.
+
+    Returns:
+        Tensor of ``x``'s shape: ``±scale`` per channel (0 where x == 0).
+    """
+    x = _as_tensor(x)
+    scale = ops.stop_gradient(_channel_scale(x, channel_axis))
+    return scale * ste_sign(x, clip_value=clip_value, zero_as_positive=zero_as_positive)
+
+
+def scaled_sign(x, clip_value=1.0, channel_axis=-1, zero_as_positive=False):
+    r"""The BiDense weight binarizer: per-channel scaled sign, unscaled straight-through gradient.
+
+    Forward: :math:`q(W)_o = \bar{a}_o\,\mathrm{sign}(W_o)` with
+    :math:`\bar{a}_o = \mathrm{mean}|W_o|` over every axis but ``channel_axis``.
+    Backward: straight-through via :math:`\mathrm{clip}(W, -1, 1)`, i.e.
+    :math:`1_{|W| \le 1}` without the scale (this is what the authors' code
+    computes; :func:`magnitude_aware_sign` multiplies the gradient by the scale).
+
+    Args:
+        x: kernel ``(kh, kw, cin, cout)`` (channel_axis -1) or depthwise
+            ``(kh, kw, channels, 1)`` (channel_axis -2).
+        clip_value: the gradient is zero where ``|x| > clip_value``.
+        channel_axis: the axis that keeps its own scale (output channels).
+        zero_as_positive: map 0 to +1 (LCE convention) instead of 0.
+
+    Returns:
+        Tensor of ``x``'s shape: ``±scale`` per channel (0 where x == 0).
+    """
+    x = _as_tensor(x)
+
+    @ops.custom_gradient
+    def _scaled_sign(inputs):
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            return upstream * ops.cast(ops.abs(inputs) <= clip_value, upstream.dtype)
+
+        scale = _channel_scale(inputs, channel_axis)
+        return scale * _sign(inputs, zero_as_positive), grad
+
+    return _scaled_sign(x)
+
+
+def distribution_adaptive_sign(x, alpha, k, b, zero_as_positive=False):
+    r"""DAB, the distribution-adaptive binarizer of BiDense (arithmetic only).
+
+    With per-sample, per-channel statistics over height and width (constants
+    for the gradient):
+
+    .. math::
+        \mu = \mathrm{mean}_{hw}(x),\quad s = x - (k\mu + b),\quad
+        \sigma = \mathrm{mean}_{hw}|s|,\quad
+        q(x) = e^{\alpha(\sigma - 1)}\,\mathrm{ApproxSign}(s).
+
+    Args:
+        x: activations ``(batch, height, width, channels)``.
+        alpha, k, b: per-channel parameters, shape ``(channels,)``.
+        zero_as_positive: map 0 to +1 (LCE convention) instead of 0.
+
+    Returns:
+        ``(batch, height, width, channels)``, values ``{-a, 0, +a}`` with ``a``
+        per sample and channel.
+    """
+    mean = ops.stop_gradient(ops.mean(x, axis=(1, 2), keepdims=True))
+    shifted = x - (k * mean + b)
+    spread = ops.stop_gradient(ops.mean(ops.abs(shifted), axis=(1, 2), keepdims=True))
+    return ops.exp(alpha * (spread - 1.0)) * approx_sign(shifted, zero_as_positive)
+
+
+class Quantizer:
+    """Base of the serializable quantizers: a callable with ``precision`` and a config."""
+
+    precision = 1
+
+    def __init__(self, zero_as_positive=False):
+        self.zero_as_positive = zero_as_positive
+
+    def get_config(self):
+        """Returns the constructor arguments as a dict."""
+        return {"zero_as_positive": self.zero_as_positive}
+
+    @classmethod
+    def from_config(cls, config):
+        """Builds the quantizer from :meth:`get_config`'s dict."""
+        return cls(**config)
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+
+@keras.saving.register_keras_serializable(package="bidense_keras")
+class SteSign(Quantizer):
+    """Serializable :func:`ste_sign`."""
+
+    def __init__(self, clip_value=1.0, zero_as_positive=False):
+        super().__init__(zero_as_positive)
+        self.clip_value = clip_value
+
+    def __call__(self, x):
+        return ste_sign(x, self.clip_value, self.zero_as_positive)
+
+    def get_config(self):
+        return {**super().get_config(), "clip_value": self.clip_value}
+
+
+@keras.saving.register_keras_serializable(package="bidense_keras")
+class ApproxSign(Quantizer):
+    """Serializable :func:`approx_sign`."""
+
+    def __call__(self, x):
+        return approx_sign(x, self.zero_as_positive)
+
+
+class _ChannelScaledQuantizer(Quantizer):
+    """Base of the per-channel scaled signs; ``function`` is the quantizer it wraps."""
+
+    function = None
+
+    def __init__(self, clip_value=1.0, channel_axis=-1, zero_as_positive=False):
+        super().__init__(zero_as_positive)
+        self.clip_value = clip_value
+        self.channel_axis = channel_axis
+
+    def __call__(self, x):
+        return type(self).function(x, self.clip_value, self.channel_axis, self.zero_as_positive)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "clip_value": self.clip_value,
+            "channel_axis": self.channel_axis,
+        }
+
+
+@keras.saving.register_keras_serializable(package="bidense_keras")
+class MagnitudeAwareSign(_ChannelScaledQuantizer):
+    """Serializable :func:`magnitude_aware_sign`."""
+
+    function = staticmethod(magnitude_aware_sign)
+
+
+@keras.saving.register_keras_serializable(package="bidense_keras")
+class ScaledSign(_ChannelScaledQuantizer):
+    """Serializable :func:`scaled_sign` (the BiDense weight binarizer)."""
+
+    function = staticmethod(scaled_sign)
+
+
+QUANTIZERS = {
+    "ste_sign": SteSign,
+    "approx_sign": ApproxSign,
+    "magnitude_aware_sign": MagnitudeAwareSign,
+    "scaled_sign": ScaledSign,
+}
+
+
+def get(identifier, **kwargs):
+    """Returns a quantizer object for a name, a config dict, a quantizer, or None.
+
+    Args:
+        identifier: a name of :data:`QUANTIZERS` (e.g. ``"approx_sign"``),
+            a :class:`Quantizer`, a ``keras.saving.serialize_keras_object`` dict,
+            or None (no quantization).
+        **kwargs: constructor arguments used when ``identifier`` is a name.
+    """
+    if identifier is None or isinstance(identifier, Quantizer):
+        return identifier
+    if isinstance(identifier, str):
+        if identifier not in QUANTIZERS:
+            raise ValueError(
+                f"Unknown quantizer {identifier!r}; choose one of {sorted(QUANTIZERS)}."
+            )
+        return QUANTIZERS[identifier](**kwargs)
+    if isinstance(identifier, dict):
+        return keras.saving.deserialize_keras_object(identifier)
+    raise TypeError(f"Cannot interpret {identifier!r} as a quantizer.")

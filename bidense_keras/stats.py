@@ -1,0 +1,74 @@
+"""Parameter, MAC and size counts of a model, separating binary from float parts."""
+
+import numpy as np
+
+from bidense_keras.layers import BiDenseConv2D
+
+
+def _walk_layers(layer):
+    """Every layer reachable from ``layer`` (nested models included), each once."""
+    seen, stack, ordered = set(), [layer], []
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        ordered.append(current)
+        stack.extend(getattr(current, "layers", []))
+    return ordered
+
+
+def _is_binary(layer):
+    return isinstance(layer, BiDenseConv2D) and layer.kernel_binarizer is not None
+
+
+def _conv_macs(layer, output_shape):
+    """Multiply-accumulates of one call of a conv layer producing ``output_shape``."""
+    kernel_h, kernel_w, in_channels = layer.kernel.shape[:3]
+    per_output = kernel_h * kernel_w * (1 if getattr(layer, "depthwise", False) else in_channels)
+    return int(np.prod(output_shape[1:])) * per_output
+
+
+def _conv_call_shapes(model, input_size):
+    """``{layer name: [output shape of each call]}`` for every conv at a fixed input size."""
+    height, width = input_size
+    fixed = type(model).from_config({**model.get_config(), "input_shape": (height, width, 3)})
+    shapes = {}
+    for layer in _walk_layers(fixed):
+        if hasattr(layer, "kernel") and len(layer.kernel.shape) == 4:
+            # Keras 3 keeps one node per call; the shared FPN conv has three.
+            shapes[layer.name] = [tuple(node.outputs[0].shape) for node in layer._inbound_nodes]
+    return shapes
+
+
+def model_stats(model, input_size=(480, 480)):
+    """Counts of binary and float parameters and MACs, and the 1-bit packed size.
+
+    Args:
+        model: a :class:`~bidense_keras.models.UperNet`.
+        input_size: ``(height, width)`` used for the MAC count.
+
+    Returns:
+        dict with ``binary_params`` (binary kernel weights), ``float_params``
+        (trainable parameters that are not binary kernels; BatchNorm moving
+        statistics excluded; shared layers counted once), ``binary_macs`` and
+        ``float_macs`` (multiply-accumulates of binary / float convolutions for one
+        image), and ``size_bytes_packed`` (binary weights at 1 bit, float
+        parameters at 4 bytes).
+    """
+    layers = _walk_layers(model)
+    binary_params = sum(int(np.prod(layer.kernel.shape)) for layer in layers if _is_binary(layer))
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    macs = {"binary": 0, "float": 0}
+    call_shapes = _conv_call_shapes(model, input_size)
+    for layer in layers:
+        for output_shape in call_shapes.get(layer.name, []):
+            macs["binary" if _is_binary(layer) else "float"] += _conv_macs(layer, output_shape)
+    float_params = trainable - binary_params
+    return {
+        "binary_params": binary_params,
+        "float_params": float_params,
+        "binary_macs": macs["binary"],
+        "float_macs": macs["float"],
+        "size_bytes_packed": (binary_params + 7) // 8 + 4 * float_params,
+    }

@@ -1,0 +1,32 @@
+"""Binarization variants: which binarizers and bypasses a model's convolutions use.
+
+``bidense`` is the paper's method; ``bnn``, ``dab`` and ``cfb`` are its ablations
+(plain sign / DAB activations, identity / CFB bypasses); ``fp32`` is the
+full-precision counterpart trained from scratch ("fp32_0").
+"""
+
+BINARIZATIONS = {
+    "bidense": {"activation_binarizer": "dab", "kernel_binarizer": "scaled_sign", "bypass": "cfb"},
+    "dab": {"activation_binarizer": "dab", "kernel_binarizer": "scaled_sign", "bypass": "identity"},
+    "cfb": {"activation_binarizer": "approx_sign", "kernel_binarizer": "scaled_sign", "bypass": "cfb"},
+    "bnn": {"activation_binarizer": "approx_sign", "kernel_binarizer": "scaled_sign", "bypass": "identity"},
+    "fp32": {"activation_binarizer": None, "kernel_binarizer": None, "bypass": None},
+}
+
+
+def conv_options(binarization, zero_as_positive=False):
+    """Keyword arguments of :class:`~bidense_keras.layers.BiDenseConv2D` for a variant.
+
+    Args:
+        binarization: one of :data:`BINARIZATIONS`.
+        zero_as_positive: binarize 0 to +1 (LCE convention).
+
+    Returns:
+        dict with ``activation_binarizer``, ``kernel_binarizer``, ``bypass`` and
+        ``zero_as_positive``.
+    """
+    if binarization not in BINARIZATIONS:
+        raise ValueError(
+            f"Unknown binarization {binarization!r}; choose one of {sorted(BINARIZATIONS)}."
+        )
+    return {**BINARIZATIONS[binarization], "zero_as_positive": zero_as_positive}
