@@ -1,0 +1,41 @@
+import pickle
+import zipfile
+
+import numpy as np
+
+from bidense_keras.convert import load_state_dict, strip_prefix
+
+
+class Exploit:
+    """Pickles to a call of os.system: a checkpoint reader must never run it."""
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("touch EXPLOITED",))
+
+
+def test_pickled_code_is_not_executed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "evil.ckpt"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("evil/data.pkl", pickle.dumps({"state_dict": {"w": Exploit()}}, protocol=2))
+    try:
+        load_state_dict(path)
+    except ValueError:
+        pass  # no tensors: rejected, which is fine
+    assert not (tmp_path / "EXPLOITED").exists()
+
+
+def test_ckpt_reads_tensors_equal_to_the_npz(reference_dir):
+    from_ckpt = load_state_dict(reference_dir / "upernet_bidense_seg_small.ckpt")
+    from_npz = load_state_dict(reference_dir / "upernet_bidense_seg_small.state_dict.npz")
+    assert sorted(from_ckpt) == sorted(from_npz)
+    for name, value in from_npz.items():
+        assert from_ckpt[name].dtype == value.dtype, name
+        np.testing.assert_array_equal(from_ckpt[name], value)
+
+
+def test_strip_prefix_handles_any_wrapper():
+    state = {"model.net.backbone.downsample_layers.0.0.weight": np.zeros(1), "model.net.out_conv1.x": np.ones(1)}
+    assert sorted(strip_prefix(state)) == ["backbone.downsample_layers.0.0.weight", "out_conv1.x"]

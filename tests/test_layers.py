@@ -1,0 +1,106 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bidense_keras import quantizers
+from bidense_keras.layers import BiDenseConv2D, DistributionAdaptiveBinarizer, LearnableBias
+from tests.test_cfb import cfb_loop
+
+
+def randomize(layer, seed=0):
+    rng = np.random.default_rng(seed)
+    for weight in layer.weights:
+        value = rng.normal(size=weight.shape) * 0.5
+        if "variance" in weight.path:
+            value = np.abs(value) + 0.5
+        weight.assign(value.astype(np.float32))
+
+
+def expected_output(layer, x):
+    """BN(conv(pad(DAB(x)), scaled sign(W))) + CFB(x), with TF's own conv and numpy."""
+    dab = layer.binarizer
+    active = quantizers.distribution_adaptive_sign(x, dab.alpha.numpy(), dab.k.numpy(), dab.b.numpy()).numpy()
+    kernel = layer.kernel.numpy()
+    axes = (0, 1, 3) if layer.depthwise else (0, 1, 2)
+    kernel = np.abs(kernel).mean(axis=axes, keepdims=True) * np.sign(kernel)
+    ph, pw = layer.padding
+    active = np.pad(active, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+    if layer.depthwise:
+        y = tf.nn.depthwise_conv2d(active, kernel, (1, *layer.strides, 1), "VALID", dilations=layer.dilation_rate)
+    else:
+        y = tf.nn.conv2d(active, kernel, layer.strides, "VALID", dilations=layer.dilation_rate)
+    norm = layer.norm
+    y = (y.numpy() - norm.moving_mean.numpy()) / np.sqrt(norm.moving_variance.numpy() + 1e-5)
+    y = y * norm.gamma.numpy() + norm.beta.numpy()
+    if layer.bypass == "cfb":
+        y = y + cfb_loop(x, layer.filters)
+    return y
+
+
+CASES = [
+    dict(filters=12, kernel_size=3, padding=1),
+    dict(filters=5, kernel_size=1, padding=0),
+    dict(kernel_size=7, padding=3, depthwise=True),
+    dict(filters=8, kernel_size=3, padding=2, dilation_rate=2),
+    dict(filters=16, kernel_size=2, strides=2, padding=0, bypass=None),
+    dict(filters=6, kernel_size=3, strides=2, padding=1, bypass=False),
+    dict(filters=6, kernel_size=3, padding=1, bypass=False),
+]
+
+
+@pytest.mark.parametrize("options", CASES)
+def test_bidense_conv_matches_its_definition(options):
+    x = np.random.default_rng(1).normal(size=(2, 9, 10, 6)).astype(np.float32)
+    layer = BiDenseConv2D(**options)
+    layer.build(x.shape)
+    randomize(layer)
+    y = layer(x, training=False).numpy()
+    np.testing.assert_allclose(y, expected_output(layer, x), rtol=1e-4, atol=1e-4)
+    assert y.shape[1:3] == tuple(layer.compute_output_shape(x.shape)[1:3])
+
+
+def test_bypass_that_changes_size_is_rejected():
+    with pytest.raises(ValueError, match="bypass needs equal input and output size"):
+        BiDenseConv2D(8, 3, strides=2, padding=1, bypass="cfb")
+
+
+def test_identity_bypass_only_when_channels_match():
+    x = np.random.default_rng(2).normal(size=(1, 5, 5, 4)).astype(np.float32)
+    same = BiDenseConv2D(4, 1, padding=0, bypass="identity")
+    wider = BiDenseConv2D(8, 1, padding=0, bypass="identity")
+    plain = BiDenseConv2D(8, 1, padding=0, bypass=None)
+    for layer in (same, wider, plain):
+        layer.build(x.shape)
+    plain.set_weights(wider.get_weights())
+    assert np.allclose(wider(x), plain(x))
+    same_plain = BiDenseConv2D(4, 1, padding=0, bypass=None)
+    same_plain.build(x.shape)
+    same_plain.set_weights(same.get_weights())
+    np.testing.assert_allclose(same(x), same_plain(x) + x, rtol=1e-6)
+
+
+def test_float_conv_has_no_binarizers():
+    layer = BiDenseConv2D(4, 3, activation_binarizer=None, kernel_binarizer=None, bypass=None)
+    x = np.random.default_rng(3).normal(size=(1, 6, 6, 3)).astype(np.float32)
+    layer.build(x.shape)
+    y = layer(x, training=False).numpy()
+    reference = tf.nn.conv2d(x, layer.kernel.numpy(), 1, "SAME").numpy() / np.sqrt(1 + 1e-5)
+    np.testing.assert_allclose(y, reference, rtol=1e-5, atol=1e-6)
+
+
+def test_layers_serialize_through_a_keras_file(tmp_path):
+    inputs = keras.Input((8, 8, 6))
+    x = BiDenseConv2D(12, 3, activation_binarizer="approx_sign", zero_as_positive=True)(inputs)
+    x = BiDenseConv2D(kernel_size=7, padding=3, depthwise=True)(x)
+    x = DistributionAdaptiveBinarizer()(x)
+    x = LearnableBias()(x)
+    model = keras.Model(inputs, x)
+    for layer in model.layers[1:]:
+        randomize(layer, seed=4)
+    data = np.random.default_rng(5).normal(size=(2, 8, 8, 6)).astype(np.float32)
+    path = tmp_path / "layers.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    np.testing.assert_array_equal(restored.predict(data, verbose=0), model.predict(data, verbose=0))
+    assert restored.layers[1].get_config() == model.layers[1].get_config()

@@ -1,0 +1,115 @@
+import keras
+import numpy as np
+import pytest
+
+import bidense_keras as bk
+from bidense_keras import ConvNeXtBackbone
+from tests.conftest import SMALL
+
+
+def tiny_images(batch=2, height=64, width=64, seed=0):
+    return np.random.default_rng(seed).uniform(0, 255, size=(batch, height, width, 3)).astype(np.float32)
+
+
+@pytest.mark.parametrize("size", [(96, 128), (97, 131), (40, 70)])
+def test_any_input_size_floors_like_pytorch(size):
+    model = bk.segmentation(**SMALL, num_classes=5)
+    features = model.backbone(np.zeros((1, *size, 3), np.float32))
+    height, width = size[0] // 4, size[1] // 4
+    for index, feature in enumerate(features):
+        assert feature.shape[1:3] == (height, width), f"stage {index}"
+        height, width = height // 2, width // 2
+    assert model(np.zeros((1, *size, 3), np.float32)).shape == (1, *size, 5)
+
+
+@pytest.mark.parametrize("binarization", ["fp32", "bnn", "dab", "cfb"])
+def test_variants_build_and_predict(binarization):
+    model = bk.depth(**SMALL, binarization=binarization, max_depth=10.0)
+    depth = model.predict(tiny_images(1), verbose=0)
+    assert depth.shape == (1, 64, 64, 1) and np.all((depth >= 0) & (depth <= 10))
+
+
+def test_fp32_has_no_binary_weights():
+    stats = bk.model_stats(bk.segmentation(**SMALL, num_classes=5, binarization="fp32"), (64, 64))
+    assert stats["binary_params"] == 0 and stats["binary_macs"] == 0 and stats["float_params"] > 0
+
+
+def fit_losses(model, targets, loss, steps=20):
+    model.compile(optimizer=keras.optimizers.Adam(5e-3), loss=loss)
+    images = tiny_images()
+    history = model.fit(images, targets, batch_size=2, epochs=steps, verbose=0)
+    return history.history["loss"]
+
+
+def test_fit_lowers_segmentation_loss_with_an_ignored_class():
+    model = bk.segmentation(**SMALL, num_classes=4)
+    labels = np.random.default_rng(1).integers(0, 4, size=(2, 64, 64))
+    labels[:, :8] = 255  # ignored pixels
+    losses = fit_losses(model, labels, keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=255))
+    assert np.all(np.isfinite(losses)) and losses[-1] < 0.8 * losses[0], losses
+
+
+def test_fit_lowers_depth_loss():
+    model = bk.depth(**SMALL, max_depth=10.0)
+    rows = np.linspace(2.0, 8.0, 64, dtype=np.float32)  # a floor-like ramp, near at the bottom
+    depth = np.broadcast_to(rows[::-1, None, None], (2, 64, 64, 1))
+    losses = fit_losses(model, depth, "mae")
+    assert np.all(np.isfinite(losses)) and losses[-1] < 0.8 * losses[0], losses
+
+
+def test_keras_file_round_trip_is_exact(tmp_path):
+    model = bk.segmentation(**SMALL, num_classes=3)
+    for weight in model.weights:  # non-trivial BN statistics and DAB parameters
+        weight.assign(np.random.default_rng(len(weight.path)).normal(size=weight.shape).astype(np.float32) * 0.1
+                      + (1.0 if "variance" in weight.path else 0.0))
+    path = tmp_path / "model.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    images = tiny_images(1, 48, 80)
+    np.testing.assert_array_equal(restored.predict(images, verbose=0), model.predict(images, verbose=0))
+    assert isinstance(restored, bk.UperNet) and restored.get_config() == model.get_config()
+
+
+def test_summary_lists_the_backbone(capsys):
+    bk.depth(**SMALL, max_depth=10.0).summary()
+    out = capsys.readouterr().out
+    assert "backbone" in out and "Total params" in out
+
+
+def test_backbone_alone_returns_four_stages():
+    backbone = ConvNeXtBackbone(SMALL["dims"], SMALL["depths"])
+    features = backbone(np.zeros((1, 64, 64, 3), np.float32))
+    assert [f.shape[-1] for f in features] == list(SMALL["dims"])
+
+
+def test_preprocessing_normalizes_with_imagenet_statistics():
+    raw = bk.segmentation(**SMALL, num_classes=3, include_preprocessing=False)
+    wrapped = bk.segmentation(**SMALL, num_classes=3)
+    for layer in raw.layers:
+        for source, target in zip(layer.weights, wrapped.get_layer(layer.name).weights):
+            target.assign(source)
+    images = tiny_images(1)
+    normalized = (images / 255.0 - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225])
+    np.testing.assert_allclose(
+        wrapped.predict(images, verbose=0), raw.predict(normalized.astype(np.float32), verbose=0), rtol=1e-3, atol=1e-3
+    )
+
+
+def test_stats_match_the_authors_counts():
+    # Counted from the authors' PyTorch code (SPEC 7 and the fixture configs).
+    tiny = bk.model_stats(bk.segmentation(), input_size=(64, 64))
+    assert (tiny["binary_params"], tiny["float_params"]) == (39_759_840, 308_663)
+    depth = bk.model_stats(bk.depth(), input_size=(64, 64))
+    assert (depth["binary_params"], depth["float_params"]) == (39_649_248, 289_025)
+    small = bk.model_stats(bk.segmentation(**SMALL, num_classes=21), input_size=(96, 128))
+    assert (small["binary_params"], small["float_params"]) == (2_353_248, 36_213)
+    assert small["size_bytes_packed"] == 2_353_248 // 8 + 4 * 36_213
+
+
+def test_stats_macs_of_a_single_conv_model():
+    # stem 4x4/4 conv on 64x64: 16*16 outputs * 32 channels * 4*4*3 MACs
+    stats = bk.model_stats(bk.segmentation(**SMALL, num_classes=21), input_size=(64, 64))
+    stem = 16 * 16 * 32 * 48
+    head = 64 * 64 * 21 * 32
+    assert stats["float_macs"] == stem + head
+    assert stats["binary_macs"] > 0

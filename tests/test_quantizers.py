@@ -1,0 +1,112 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bidense_keras import quantizers
+
+
+def value_and_grad(function, x, upstream=None):
+    x = tf.constant(x, dtype=tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = function(x)
+        weighted = y if upstream is None else y * upstream
+    return y.numpy(), tape.gradient(weighted, x).numpy()
+
+
+POINTS = np.array([-2.0, -1.0, -0.75, -0.5, 0.0, 0.25, 0.5, 0.999, 1.0, 1.5], dtype=np.float32)
+
+
+def test_ste_sign_forward_and_clipped_gradient():
+    y, g = value_and_grad(quantizers.ste_sign, POINTS)
+    np.testing.assert_array_equal(y, [-1, -1, -1, -1, 0, 1, 1, 1, 1, 1])
+    np.testing.assert_array_equal(g, [0, 1, 1, 1, 1, 1, 1, 1, 1, 0])
+
+
+def test_ste_sign_clip_value():
+    _, g = value_and_grad(lambda x: quantizers.ste_sign(x, clip_value=0.5), POINTS)
+    np.testing.assert_array_equal(g, [0, 0, 0, 1, 1, 1, 1, 0, 0, 0])
+
+
+def test_approx_sign_gradient_pieces():
+    y, g = value_and_grad(quantizers.approx_sign, POINTS)
+    np.testing.assert_array_equal(y, [-1, -1, -1, -1, 0, 1, 1, 1, 1, 1])
+    # 2 + 2x on [-1, 0), 2 - 2x on [0, 1), 0 elsewhere.
+    expected = [0, 2 - 2, 2 - 1.5, 2 - 1, 2, 2 - 0.5, 2 - 1, 2 - 1.998, 0, 0]
+    np.testing.assert_allclose(g, expected, atol=1e-6)
+
+
+def test_zero_as_positive_maps_zero_to_plus_one():
+    for function in (quantizers.ste_sign, quantizers.approx_sign):
+        y = function(tf.constant([-0.5, 0.0, 0.5]), zero_as_positive=True).numpy()
+        np.testing.assert_array_equal(y, [-1, 1, 1])
+
+
+def test_scaled_sign_scale_per_output_channel_and_unscaled_gradient():
+    rng = np.random.default_rng(0)
+    kernel = rng.normal(size=(3, 3, 4, 5)).astype(np.float32) * 0.8
+    upstream = rng.normal(size=kernel.shape).astype(np.float32)
+    y, g = value_and_grad(quantizers.scaled_sign, kernel, upstream)
+    scale = np.abs(kernel).mean(axis=(0, 1, 2))
+    np.testing.assert_allclose(y, scale * np.sign(kernel), rtol=1e-6)
+    np.testing.assert_allclose(g, upstream * (np.abs(kernel) <= 1), rtol=1e-6)
+
+
+def test_scaled_sign_depthwise_scale_per_channel():
+    kernel = np.random.default_rng(1).normal(size=(7, 7, 6, 1)).astype(np.float32)
+    y = quantizers.scaled_sign(kernel, channel_axis=-2).numpy()
+    scale = np.abs(kernel).mean(axis=(0, 1, 3), keepdims=True)
+    np.testing.assert_allclose(y, scale * np.sign(kernel), rtol=1e-6)
+
+
+def test_magnitude_aware_sign_gradient_is_scaled():
+    kernel = np.random.default_rng(2).normal(size=(8, 3)).astype(np.float32)
+    y, g = value_and_grad(quantizers.magnitude_aware_sign, kernel)
+    scale = np.abs(kernel).mean(axis=0)
+    np.testing.assert_allclose(y, scale * np.sign(kernel), rtol=1e-6)
+    np.testing.assert_allclose(g, scale * (np.abs(kernel) <= 1), rtol=1e-6)
+
+
+def dab_reference(x, alpha, k, b):
+    mean = x.mean(axis=(1, 2), keepdims=True)
+    shifted = x - (k * mean + b)
+    spread = np.abs(shifted).mean(axis=(1, 2), keepdims=True)
+    return shifted, mean, spread, np.exp(alpha * (spread - 1)) * np.sign(shifted)
+
+
+def test_distribution_adaptive_sign_forward_and_gradients():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 5, 6, 4)).astype(np.float32)
+    alpha, k, b = (rng.normal(size=4).astype(np.float32) * 0.5 for _ in range(3))
+    upstream = rng.normal(size=x.shape).astype(np.float32)
+    tensors = [tf.constant(v) for v in (x, alpha, k, b)]
+    with tf.GradientTape() as tape:
+        tape.watch(tensors)
+        y = quantizers.distribution_adaptive_sign(*tensors)
+        loss = tf.reduce_sum(y * upstream)
+    grad_x, grad_alpha, grad_k, grad_b = (g.numpy() for g in tape.gradient(loss, tensors))
+
+    shifted, mean, spread, out = dab_reference(x, alpha, k, b)
+    np.testing.assert_allclose(y.numpy(), out, rtol=1e-5)
+    scale = np.exp(alpha * (spread - 1))
+    slope = np.maximum(2 - 2 * np.abs(shifted), 0)
+    through_sign = upstream * scale * slope  # dL/ds; mean and spread are constants
+    np.testing.assert_allclose(grad_x, through_sign, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(grad_b, -through_sign.sum(axis=(0, 1, 2)), rtol=1e-4)
+    np.testing.assert_allclose(grad_k, -(through_sign * mean).sum(axis=(0, 1, 2)), rtol=1e-4)
+    np.testing.assert_allclose(grad_alpha, (upstream * (spread - 1) * out).sum(axis=(0, 1, 2)), rtol=1e-4)
+
+
+def test_get_by_name_and_serialization_round_trip():
+    quantizer = quantizers.get("approx_sign", zero_as_positive=True)
+    assert isinstance(quantizer, quantizers.ApproxSign) and quantizer.precision == 1
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(quantizer))
+    assert restored == quantizer
+    scaled = quantizers.get("scaled_sign", channel_axis=-2)
+    assert quantizers.ScaledSign.from_config(scaled.get_config()) == scaled
+
+
+def test_unknown_quantizer_name_is_a_clear_error():
+    with pytest.raises(ValueError, match="Unknown quantizer 'sing'"):
+        quantizers.get("sing")
