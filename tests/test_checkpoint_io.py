@@ -39,3 +39,14 @@ def test_ckpt_reads_tensors_equal_to_the_npz(reference_dir):
 def test_strip_prefix_handles_any_wrapper():
     state = {"model.net.backbone.downsample_layers.0.0.weight": np.zeros(1), "model.net.out_conv1.x": np.ones(1)}
     assert sorted(strip_prefix(state)) == ["backbone.downsample_layers.0.0.weight", "out_conv1.x"]
+
+
+def test_infer_architecture_of_both_fixtures(reference_dir):
+    from bidense_keras.convert import infer_architecture
+
+    seg = infer_architecture(strip_prefix(load_state_dict(reference_dir / "upernet_bidense_seg_small.ckpt")))
+    assert seg == {"task": "segmentation", "dims": (32, 64, 128, 256), "depths": (1, 1, 2, 1),
+                   "features": 64, "num_classes": 21}
+    depth_state = strip_prefix(load_state_dict(reference_dir / "upernet_bidense_depth_small.state_dict.npz"))
+    assert infer_architecture(depth_state, max_depth=80.0)["max_depth"] == 80.0
+    assert infer_architecture(depth_state)["task"] == "depth"

@@ -1,0 +1,40 @@
+import numpy as np
+import pytest
+
+from bidense_keras import visualize
+from bidense_keras.demo import sample_image
+
+
+def test_palette_is_distinct_and_sized():
+    palette = visualize.default_palette(151)
+    assert palette.shape == (151, 3) and palette.dtype == np.uint8
+    assert len({tuple(c) for c in palette[:20]}) == 20
+
+
+def test_colorize_segmentation_uses_the_palette():
+    palette = np.array([[0, 0, 0], [255, 0, 0], [0, 255, 0]], np.uint8)
+    labels = np.array([[0, 1], [2, 1]])
+    np.testing.assert_array_equal(visualize.colorize_segmentation(labels, palette)[1, 0], [0, 255, 0])
+    with pytest.raises(ValueError, match="height, width"):
+        visualize.colorize_segmentation(labels[None], palette)
+
+
+def test_colorize_depth_orders_near_and_far():
+    depth = np.array([[0.5, 9.5]])
+    colours = visualize.colorize_depth(depth, max_depth=10).astype(int)
+    assert colours.shape == (1, 2, 3)
+    assert colours[0, 0].sum() > colours[0, 1].sum()  # magma_r: near is bright, far is dark
+
+
+def test_side_by_side_places_panels_and_titles():
+    red = np.zeros((10, 20, 3), np.uint8)
+    red[..., 0] = 255
+    canvas = np.asarray(visualize.side_by_side([red, red], titles=["a", "b"], gap=4, title_height=6))
+    assert canvas.shape == (16, 44, 3)
+    np.testing.assert_array_equal(canvas[10, 30], [255, 0, 0])
+    np.testing.assert_array_equal(canvas[10, 22], [255, 255, 255])  # the gap
+
+
+def test_sample_image_is_deterministic():
+    np.testing.assert_array_equal(sample_image(seed=3), sample_image(seed=3))
+    assert sample_image(64, 96).shape == (64, 96, 3)
