@@ -29,10 +29,11 @@ def test_colorize_depth_orders_near_and_far():
 def test_side_by_side_places_panels_and_titles():
     red = np.zeros((10, 20, 3), np.uint8)
     red[..., 0] = 255
-    canvas = np.asarray(visualize.side_by_side([red, red], titles=["a", "b"], gap=4, title_height=6))
-    assert canvas.shape == (16, 44, 3)
-    np.testing.assert_array_equal(canvas[10, 30], [255, 0, 0])
-    np.testing.assert_array_equal(canvas[10, 22], [255, 255, 255])  # the gap
+    canvas = np.asarray(visualize.side_by_side([red, red], titles=["a", "b"], gap=4, title_height=18))
+    assert canvas.shape == (28, 44, 3)
+    np.testing.assert_array_equal(canvas[18:, 24:], np.broadcast_to(red, (10, 20, 3)))
+    np.testing.assert_array_equal(canvas[20, 22], [255, 255, 255])  # the gap
+    assert (canvas[:18] < 128).any()  # title text drawn above the panels
 
 
 def test_sample_image_is_deterministic():
