@@ -36,6 +36,25 @@ def _sign(x, zero_as_positive):
     return ops.sign(x)
 
 
+def _sign_with_pseudo_gradient(x, slope, zero_as_positive, scale=None):
+    """``scale(x) * sign(x)`` whose gradient is ``upstream * slope(x)`` (scale treated as 1).
+
+    ``slope`` and ``scale`` map the input tensor to tensors that broadcast against it.
+    """
+
+    @ops.custom_gradient
+    def _forward(inputs):
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            return upstream * ops.cast(slope(inputs), upstream.dtype)
+
+        signs = _sign(inputs, zero_as_positive)
+        return (signs if scale is None else scale(inputs) * signs), grad
+
+    return _forward(_as_tensor(x))
+
+
 def ste_sign(x, clip_value=1.0, zero_as_positive=False):
     r"""Sign with the straight-through estimator.
 
@@ -51,19 +70,9 @@ def ste_sign(x, clip_value=1.0, zero_as_positive=False):
     Returns:
         Tensor of ``x``'s shape with values in {-1, 0, 1}.
     """
-    x = _as_tensor(x)
-
-    @ops.custom_gradient
-    def _ste_sign(inputs):
-        def grad(*args, upstream=None):
-            if upstream is None:
-                (upstream,) = args
-            inside = ops.cast(ops.abs(inputs) <= clip_value, upstream.dtype)
-            return upstream * inside
-
-        return _sign(inputs, zero_as_positive), grad
-
-    return _ste_sign(x)
+    return _sign_with_pseudo_gradient(
+        x, lambda v: ops.abs(v) <= clip_value, zero_as_positive
+    )
 
 
 def approx_sign(x, zero_as_positive=False):
@@ -81,19 +90,9 @@ def approx_sign(x, zero_as_positive=False):
     Returns:
         Tensor of ``x``'s shape with values in {-1, 0, 1}.
     """
-    x = _as_tensor(x)
-
-    @ops.custom_gradient
-    def _approx_sign(inputs):
-        def grad(*args, upstream=None):
-            if upstream is None:
-                (upstream,) = args
-            slope = ops.maximum(2.0 - 2.0 * ops.abs(inputs), 0.0)
-            return upstream * ops.cast(slope, upstream.dtype)
-
-        return _sign(inputs, zero_as_positive), grad
-
-    return _approx_sign(x)
+    return _sign_with_pseudo_gradient(
+        x, lambda v: ops.maximum(2.0 - 2.0 * ops.abs(v), 0.0), zero_as_positive
+    )
 
 
 def _channel_scale(x, channel_axis):
@@ -144,19 +143,12 @@ def scaled_sign(x, clip_value=1.0, channel_axis=-1, zero_as_positive=False):
     Returns:
         Tensor of ``x``'s shape: ``±scale`` per channel (0 where x == 0).
     """
-    x = _as_tensor(x)
-
-    @ops.custom_gradient
-    def _scaled_sign(inputs):
-        def grad(*args, upstream=None):
-            if upstream is None:
-                (upstream,) = args
-            return upstream * ops.cast(ops.abs(inputs) <= clip_value, upstream.dtype)
-
-        scale = _channel_scale(inputs, channel_axis)
-        return scale * _sign(inputs, zero_as_positive), grad
-
-    return _scaled_sign(x)
+    return _sign_with_pseudo_gradient(
+        x,
+        lambda v: ops.abs(v) <= clip_value,
+        zero_as_positive,
+        scale=lambda v: _channel_scale(v, channel_axis),
+    )
 
 
 def distribution_adaptive_sign(x, alpha, k, b, zero_as_positive=False):

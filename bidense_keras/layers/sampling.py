@@ -37,10 +37,11 @@ def _adaptive_pool_matrix(in_size, out_size, dtype):
     return ops.cast(weights, dtype)
 
 
-def _apply_separable(x, rows_matrix, cols_matrix):
-    """``x (B, H, W, C)`` -> ``(B, H', W', C)`` with ``rows (H', H)`` and ``cols (W', W)``."""
-    x = ops.einsum("oh,bhwc->bowc", rows_matrix, x)
-    return ops.einsum("pw,bowc->bopc", cols_matrix, x)
+def _apply_separable(x, size, matrix):
+    """``x (B, H, W, C)`` -> ``(B, size[0], size[1], C)`` with ``matrix(in, out, dtype)`` per axis."""
+    height, width = ops.shape(x)[1], ops.shape(x)[2]
+    x = ops.einsum("oh,bhwc->bowc", matrix(height, size[0], x.dtype), x)
+    return ops.einsum("pw,bowc->bopc", matrix(width, size[1], x.dtype), x)
 
 
 def resize_bilinear_align_corners(x, size):
@@ -53,10 +54,7 @@ def resize_bilinear_align_corners(x, size):
     Returns:
         ``(batch, out_height, out_width, channels)``.
     """
-    height, width = ops.shape(x)[1], ops.shape(x)[2]
-    rows = _align_corners_matrix(height, size[0], x.dtype)
-    cols = _align_corners_matrix(width, size[1], x.dtype)
-    return _apply_separable(x, rows, cols)
+    return _apply_separable(x, size, _align_corners_matrix)
 
 
 def adaptive_average_pool(x, output_size):
@@ -69,10 +67,7 @@ def adaptive_average_pool(x, output_size):
     Returns:
         ``(batch, out_height, out_width, channels)``.
     """
-    height, width = ops.shape(x)[1], ops.shape(x)[2]
-    rows = _adaptive_pool_matrix(height, output_size[0], x.dtype)
-    cols = _adaptive_pool_matrix(width, output_size[1], x.dtype)
-    return _apply_separable(x, rows, cols)
+    return _apply_separable(x, output_size, _adaptive_pool_matrix)
 
 
 @keras.saving.register_keras_serializable(package="bidense_keras")
