@@ -32,7 +32,8 @@ def _as_tensor(x):
 def _sign(x, zero_as_positive):
     """sign(x) in x's dtype; sign(0) is 0, or +1 when ``zero_as_positive``."""
     if zero_as_positive:
-        return ops.where(x >= 0, ops.ones_like(x), -ops.ones_like(x))
+        # Scalar constants: LCE's converter recognises select(x >= 0, 1.0, -1.0) as LceQuantize.
+        return ops.cast(ops.where(x >= 0, 1.0, -1.0), x.dtype)
     return ops.sign(x)
 
 

@@ -141,12 +141,12 @@ class BiDenseConv2D(keras.layers.Layer):
     def call(self, inputs, training=None):
         activations = inputs if self.binarizer is None else self.binarizer(inputs)
         conv = ops.depthwise_conv if self.depthwise else ops.conv
-        if self._preserves_size():
-            padding = "same" if self.padding != (0, 0) else "valid"
-        else:
+        padding = "valid"
+        if self.padding != (0, 0) and self._preserves_size():
+            padding = "same"
+        elif self.padding != (0, 0):
             pad_h, pad_w = self.padding
             activations = ops.pad(activations, ((0, 0), (pad_h, pad_h), (pad_w, pad_w), (0, 0)))
-            padding = "valid"
         outputs = conv(
             activations,
             self.quantized_kernel(),
