@@ -163,3 +163,20 @@ def test_export_rejects_unknown_layout_and_split(tmp_path):
         rooms.export(tmp_path, 1, layout="cityscapes")
     with pytest.raises(ValueError, match="split"):
         rooms.export(tmp_path, 1, layout="nyu", split="training")
+
+
+def test_prepare_splits_writes_disjoint_splits_once_and_rewrites_on_change(tmp_path):
+    layout = rooms.prepare_splits(tmp_path, "segmentation", 3, 2, seed=5, height=48, width=64)
+    assert layout == "ade20k"
+    images = tmp_path / "ADEChallengeData2016" / "images"
+    train = sorted((images / "training").iterdir())
+    val = sorted((images / "validation").iterdir())
+    assert len(train) == 3 and len(val) == 2
+    assert train[0].read_bytes() != val[0].read_bytes()  # held-out seed differs
+    stamp = train[0].stat().st_mtime_ns
+    rooms.prepare_splits(tmp_path, "segmentation", 3, 2, seed=5, height=48, width=64)
+    assert train[0].stat().st_mtime_ns == stamp  # complete splits are reused
+    rooms.prepare_splits(tmp_path, "segmentation", 2, 2, seed=5, height=48, width=64)
+    assert len(list((images / "training").iterdir())) == 2  # stale samples removed
+    assert rooms.prepare_splits(tmp_path / "d", "depth", 2, 1, height=48, width=64) == "nyu"
+    assert (tmp_path / "d" / "nyudepthv2_test_files_with_gt.txt").read_text().count("\n") == 1

@@ -26,8 +26,10 @@ So 10,000 samples take about 7 minutes on one core; ``export(..., workers=2)`` s
 """
 
 import functools
+import json
 import multiprocessing
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -604,6 +606,48 @@ def export(directory, num_samples, layout="ade20k", split=None, seed=0, height=2
     if layout == "nyu":
         _write_text_atomic(root / f"nyudepthv2_{split}_files_with_gt.txt", "".join(lines))
     return root
+
+
+TASK_LAYOUTS = {"segmentation": ("ade20k", "training", "validation"), "depth": ("nyu", "train", "test")}
+HELD_OUT_SEED_OFFSET = 1_000_003  # the held-out split's seed, so no sample repeats a training one
+
+
+def prepare_splits(directory, task, train_samples, val_samples, seed=0, height=240, width=320, workers=1):
+    """Exports a training and a held-out split for ``task`` unless the same ones are already there.
+
+    Segmentation uses the ADE20K layout, depth the NYU (BTS) layout, so the real
+    loaders read them (``bidense_keras.datasets.loaders.load_dataset(layout, directory, ...)``).
+    A split written with other settings is deleted and written again.
+
+    Returns:
+        The layout name, ``"ade20k"`` or ``"nyu"``.
+    """
+    layout, train_split, val_split = TASK_LAYOUTS[task]
+    root = Path(directory)
+    for split, count, split_seed in (
+        (train_split, train_samples, seed),
+        (val_split, val_samples, seed + HELD_OUT_SEED_OFFSET),
+    ):
+        marker = root / f".synthetic_rooms-{layout}-{split}.json"
+        wanted = {"samples": count, "seed": split_seed, "height": height, "width": width}
+        if marker.exists() and json.loads(marker.read_text()) == wanted:
+            continue
+        marker.unlink(missing_ok=True)
+        _remove_split(root, layout, split)
+        export(root, count, layout, split, split_seed, height, width, workers)
+        _write_text_atomic(marker, json.dumps(wanted))
+    return layout
+
+
+def _remove_split(root, layout, split):
+    """Deletes the files of one exported split."""
+    if layout == "ade20k":
+        folders = [root / "ADEChallengeData2016" / kind / split for kind in ("images", "annotations")]
+    else:
+        folders = list((root / "sync").glob(f"{split}_*"))
+        (root / f"nyudepthv2_{split}_files_with_gt.txt").unlink(missing_ok=True)
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _write_sample(job):
