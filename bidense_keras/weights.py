@@ -1,0 +1,93 @@
+"""Model folders in the Hugging Face Hub layout: ``config.json`` + ``model.weights.h5`` (+ ``README.md``).
+
+``config.json`` holds ``format``, ``task``, ``dataset``, ``architecture`` (the
+:class:`~bidense_keras.models.UperNet` keyword arguments), ``input_size``, and
+``class_names`` + ``palette`` (segmentation) — everything needed to rebuild the
+model and show its predictions.
+"""
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+from bidense_keras.models import UperNet
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.weights.h5"
+FORMAT = "bidense_keras/1"
+
+
+def architecture_of(model):
+    """The UperNet keyword arguments of ``model`` but ``task`` (its config without name and trainable)."""
+    return {k: v for k, v in model.get_config().items() if k not in ("name", "trainable", "task")}
+
+
+def save_pretrained(model, directory, **metadata):
+    """Writes ``config.json`` and ``model.weights.h5`` of ``model`` into ``directory``.
+
+    Args:
+        model: a :class:`~bidense_keras.models.UperNet`.
+        directory: the model folder (created if needed).
+        **metadata: extra config entries, e.g. ``dataset``, ``input_size``,
+            ``class_names``, ``palette``, ``metrics``.
+
+    Each file is written under a temporary name and renamed, so an interrupted save
+    leaves no half-written file behind.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    config = {"format": FORMAT, "task": model.task, "architecture": architecture_of(model), **metadata}
+    partial_weights = directory / f".{WEIGHTS_FILE}.partial.weights.h5"
+    model.save_weights(partial_weights)
+    os.replace(partial_weights, directory / WEIGHTS_FILE)
+    partial_config = directory / f".{CONFIG_FILE}.partial"
+    partial_config.write_text(json.dumps(config, indent=2, default=list) + "\n")
+    os.replace(partial_config, directory / CONFIG_FILE)
+    return directory
+
+
+def read_config(directory):
+    """The parsed ``config.json`` of a model folder, checked for the fields a model needs."""
+    path = Path(directory) / CONFIG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"No {CONFIG_FILE} in model folder {directory}.")
+    try:
+        config = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from error
+    missing = [key for key in ("format", "task", "architecture") if key not in config]
+    if missing or config["format"] != FORMAT:
+        raise ValueError(f"{path} is not a bidense_keras model config (missing {missing or 'format'}).")
+    return config
+
+
+def load_pretrained(directory, **overrides):
+    """Rebuilds the model of a folder written by :func:`save_pretrained` and loads its weights.
+
+    Args:
+        directory: the model folder.
+        **overrides: UperNet arguments to change that don't alter the weights
+            (e.g. ``input_shape``, ``zero_as_positive``).
+
+    Raises:
+        ValueError: when the weights file does not fit the architecture in the config.
+    """
+    config = read_config(directory)
+    model = UperNet(task=config["task"], **{**config["architecture"], **overrides})
+    weights = Path(directory) / WEIGHTS_FILE
+    if not weights.is_file():
+        raise FileNotFoundError(f"No {WEIGHTS_FILE} in model folder {directory}.")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.load_weights(weights)
+    except (ValueError, OSError, KeyError) as error:
+        raise ValueError(f"{weights} does not fit the architecture in {CONFIG_FILE}: {error}") from error
+    # Keras only warns when parts of the file match no layer; a partial load is an error here.
+    skipped = [str(w.message) for w in caught if "Skipping" in str(w.message)]
+    if skipped:
+        raise ValueError(f"{weights} does not fit the architecture in {CONFIG_FILE}: {skipped[0]}")
+    for warning in caught:
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    return model

@@ -1,0 +1,46 @@
+import json
+
+import numpy as np
+import pytest
+
+import bidense_keras as bk
+from bidense_keras.weights import load_pretrained, read_config, save_pretrained
+from tests.conftest import SMALL
+
+
+@pytest.fixture(scope="module")
+def depth_model():
+    model = bk.depth(**SMALL, max_depth=10.0)
+    for weight in model.weights:
+        weight.assign(np.random.default_rng(len(weight.path)).normal(size=weight.shape).astype("float32") * 0.05
+                      + (1.0 if "variance" in weight.path else 0.0))
+    return model
+
+
+def test_save_and_load_round_trip(depth_model, tmp_path):
+    save_pretrained(depth_model, tmp_path, dataset="synthetic_rooms", input_size=(48, 64))
+    config = read_config(tmp_path)
+    assert config["task"] == "depth" and config["dataset"] == "synthetic_rooms"
+    assert config["architecture"]["dims"] == list(SMALL["dims"])
+    restored = load_pretrained(tmp_path)
+    images = np.random.default_rng(0).uniform(0, 255, (1, 48, 64, 3)).astype("float32")
+    np.testing.assert_array_equal(restored.predict(images, verbose=0), depth_model.predict(images, verbose=0))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.weights.h5"]
+
+
+@pytest.mark.parametrize("key,value", [("features", 32), ("depths", [1, 1, 3, 1]), ("depths", [1, 1, 1, 1])])
+def test_weights_that_do_not_fit_the_config(depth_model, tmp_path, key, value):
+    save_pretrained(depth_model, tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["architecture"][key] = value
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="does not fit the architecture"):
+        load_pretrained(tmp_path)
+
+
+def test_missing_or_foreign_config(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No config.json"):
+        read_config(tmp_path)
+    (tmp_path / "config.json").write_text('{"model_type": "bert"}')
+    with pytest.raises(ValueError, match="not a bidense_keras model config"):
+        read_config(tmp_path)
