@@ -1,4 +1,4 @@
-"""Command line: ``bidense-keras demo|info|presets|convert``."""
+"""Command line: ``bidense-keras demo|info|presets|convert|train|evaluate``."""
 
 import argparse
 import json
@@ -49,6 +49,56 @@ def _convert(args):
     print(f"wrote {out} and {config_path}")
 
 
+TASK_NAMES = {"seg": "segmentation", "segmentation": "segmentation", "depth": "depth"}
+
+
+def _architecture(args):
+    names = ("backbone", "dims", "depths", "features", "binarization")
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
+def _print_metrics(metrics):
+    for key, value in metrics.items():
+        if isinstance(value, (int, float)):
+            print(f"  {key:<14} {value:10.4f}")
+
+
+def _train(args):
+    from bidense_keras.train import experiment
+
+    synthetic = {"train_samples": args.train_samples, "val_samples": args.val_samples,
+                 "height": args.render_size[0], "width": args.render_size[1]}
+    metrics = experiment.train(
+        TASK_NAMES[args.task], args.dataset, args.data_dir, args.output, args.epochs, args.batch_size,
+        args.lr, tuple(args.image_size), preset=args.preset, seed=args.seed, synthetic=synthetic,
+        **_architecture(args),
+    )
+    print(f"model saved in {Path(args.output) / 'model'}; held-out metrics:")
+    _print_metrics(metrics)
+
+
+def _evaluate(args):
+    from bidense_keras.train import experiment
+
+    synthetic = {"val_samples": args.val_samples, "height": args.render_size[0],
+                 "width": args.render_size[1], "seed": args.seed}
+    metrics = experiment.evaluate(args.model, args.dataset, args.data_dir, args.batch_size, synthetic=synthetic)
+    _print_metrics(metrics)
+    if args.out:
+        Path(args.out).write_text(json.dumps(metrics, indent=2) + "\n")
+        print(f"wrote {args.out}")
+
+
+def _add_data_arguments(parser):
+    parser.add_argument("--dataset", required=True, choices=("synthetic_rooms", "ade20k", "voc", "nyu", "kitti"))
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--val-samples", type=int, default=200, help="synthetic_rooms held-out size")
+    parser.add_argument("--render-size", type=int, nargs=2, default=(240, 320), metavar=("H", "W"),
+                        help="synthetic_rooms image size")
+
+
 def build_parser():
     """The argparse parser of ``bidense-keras``."""
     parser = argparse.ArgumentParser(prog="bidense-keras", description=__doc__)
@@ -73,6 +123,28 @@ def build_parser():
     convert.add_argument("--task", choices=("segmentation", "depth"))
     convert.add_argument("--max-depth", type=float, default=10.0)
     convert.set_defaults(run=_convert)
+
+    train = commands.add_parser("train", help="train with the paper's recipe (AdamW + one-cycle)")
+    train.add_argument("--task", required=True, choices=sorted(TASK_NAMES))
+    _add_data_arguments(train)
+    train.add_argument("--output", required=True, help="run folder: model/, log.csv, metrics.json, backup")
+    train.add_argument("--preset")
+    train.add_argument("--backbone")
+    train.add_argument("--dims", type=int, nargs=4)
+    train.add_argument("--depths", type=int, nargs=4)
+    train.add_argument("--features", type=int)
+    train.add_argument("--binarization", choices=("bidense", "fp32", "bnn", "dab", "cfb"))
+    train.add_argument("--epochs", type=int, default=50)
+    train.add_argument("--lr", type=float, default=1e-4)
+    train.add_argument("--image-size", type=int, nargs=2, default=(192, 256), metavar=("H", "W"))
+    train.add_argument("--train-samples", type=int, default=2000, help="synthetic_rooms training size")
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser("evaluate", help="held-out metrics of a model folder; prints and writes JSON")
+    evaluate.add_argument("model", help="model folder (config.json + model.weights.h5)")
+    _add_data_arguments(evaluate)
+    evaluate.add_argument("--out", help="metrics JSON path")
+    evaluate.set_defaults(run=_evaluate)
     return parser
 
 

@@ -617,24 +617,32 @@ def prepare_splits(directory, task, train_samples, val_samples, seed=0, height=2
 
     Segmentation uses the ADE20K layout, depth the NYU (BTS) layout, so the real
     loaders read them (``bidense_keras.datasets.loaders.load_dataset(layout, directory, ...)``).
-    A split written with other settings is deleted and written again.
+
+    Returns:
+        The layout name, ``"ade20k"`` or ``"nyu"``.
+    """
+    prepare_split(directory, task, "train", train_samples, seed, height, width, workers)
+    return prepare_split(directory, task, "val", val_samples, seed, height, width, workers)
+
+
+def prepare_split(directory, task, split, num_samples, seed=0, height=240, width=320, workers=1):
+    """Exports one split (``"train"``, or ``"val"`` = held out) unless the same one is already there.
+
+    The held-out split is rendered from ``seed + HELD_OUT_SEED_OFFSET``; a split written
+    with other settings is deleted and written again.
 
     Returns:
         The layout name, ``"ade20k"`` or ``"nyu"``.
     """
     layout, train_split, val_split = TASK_LAYOUTS[task]
+    layout_split, split_seed = (train_split, seed) if split == "train" else (val_split, seed + HELD_OUT_SEED_OFFSET)
     root = Path(directory)
-    for split, count, split_seed in (
-        (train_split, train_samples, seed),
-        (val_split, val_samples, seed + HELD_OUT_SEED_OFFSET),
-    ):
-        marker = root / f".synthetic_rooms-{layout}-{split}.json"
-        wanted = {"samples": count, "seed": split_seed, "height": height, "width": width}
-        if marker.exists() and json.loads(marker.read_text()) == wanted:
-            continue
+    marker = root / f".synthetic_rooms-{layout}-{layout_split}.json"
+    wanted = {"samples": num_samples, "seed": split_seed, "height": height, "width": width}
+    if not (marker.exists() and json.loads(marker.read_text()) == wanted):
         marker.unlink(missing_ok=True)
-        _remove_split(root, layout, split)
-        export(root, count, layout, split, split_seed, height, width, workers)
+        _remove_split(root, layout, layout_split)
+        export(root, num_samples, layout, layout_split, split_seed, height, width, workers)
         _write_text_atomic(marker, json.dumps(wanted))
     return layout
 

@@ -1,0 +1,11 @@
+"""Training and evaluation utilities: losses and metrics for segmentation and depth."""
+
+from bidense_keras.train.losses import SegmentationCrossEntropy, SILogLoss
+from bidense_keras.train.metrics import (
+    ConfusionMatrix,
+    DepthAbsRel,
+    DepthMetrics,
+    MeanIoU,
+    PixelAccuracy,
+    depth_errors,
+)
