@@ -1,4 +1,4 @@
-"""Command line: ``bidense-keras demo|info|presets|convert|train|evaluate``."""
+"""Command line: ``bidense-keras demo|predict|info|presets|convert|train|evaluate``."""
 
 import argparse
 import json
@@ -10,6 +10,22 @@ def _demo(args):
     from bidense_keras.demo import run_demo
 
     print(f"wrote {run_demo(args.out)}")
+
+
+def _predict(args):
+    from bidense_keras import factory
+    from bidense_keras.predict import image_paths, predict_files
+    from bidense_keras.weights import load_pretrained, read_config
+
+    inputs = image_paths(args.inputs)  # bad paths fail before the model is built
+    if args.model:
+        model, config = load_pretrained(args.model), read_config(args.model)
+    else:
+        preset = factory.get_preset(args.preset)
+        build = factory.segmentation if preset["task"] == "segmentation" else factory.depth
+        model, config = build(args.preset, pretrained=True), preset
+    written = predict_files(model, inputs, args.out, config.get("class_names"), config.get("palette"))
+    print(f"wrote {len(written)} panels to {args.out}")
 
 
 def _info(args):
@@ -108,6 +124,14 @@ def build_parser():
     demo.add_argument("--out", default="demo.png")
     demo.set_defaults(run=_demo)
 
+    predict = commands.add_parser("predict", help="predict on images; write coloured maps and panels")
+    predict.add_argument("inputs", nargs="+", help="image files and/or folders")
+    source = predict.add_mutually_exclusive_group(required=True)
+    source.add_argument("--preset", help="a preset with published weights")
+    source.add_argument("--model", help="a model folder (config.json + model.weights.h5)")
+    predict.add_argument("--out", default="predictions")
+    predict.set_defaults(run=_predict)
+
     info = commands.add_parser("info", help="parameter, MAC and size counts of a preset")
     info.add_argument("preset")
     info.add_argument("--size", type=int, nargs=2, metavar=("HEIGHT", "WIDTH"))
@@ -153,7 +177,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except ValueError as error:  # bad preset names, checkpoints that don't fit: no traceback
+    except (ValueError, FileNotFoundError) as error:  # bad names, files, checkpoints: no traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -51,3 +51,25 @@ def test_demo_writes_a_picture(tmp_path):
     assert cli.main(["demo", "--out", str(out)]) == 0
     image = Image.open(out)
     assert image.size[0] > 3 * 256 and np.asarray(image).std() > 10
+
+
+def test_predict_writes_maps_and_panels_for_a_folder(tmp_path, capsys):
+    from bidense_keras.weights import save_pretrained
+    from tests.conftest import SMALL
+
+    model_dir = tmp_path / "model"
+    save_pretrained(bk.depth(**SMALL, max_depth=10.0), model_dir)
+    images = tmp_path / "images"
+    images.mkdir()
+    for name, size in (("a.jpg", (64, 48)), ("b.png", (50, 40))):
+        Image.fromarray(np.random.default_rng(0).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)).save(images / name)
+    (images / "notes.txt").write_text("not an image")
+    out = tmp_path / "out"
+    assert cli.main(["predict", str(images), "--model", str(model_dir), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a_depth.png", "a_panel.png", "b_depth.png", "b_panel.png"]
+    assert Image.open(out / "b_depth.png").size == (50, 40)
+
+
+def test_predict_names_a_missing_input(tmp_path, capsys):
+    assert cli.main(["predict", str(tmp_path / "nope.jpg"), "--model", str(tmp_path), "--out", str(tmp_path)]) == 2
+    assert "No image or folder at" in capsys.readouterr().err

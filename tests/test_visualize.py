@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 
 from bidense_keras import visualize
-from bidense_keras.demo import sample_image
 
 
 def test_palette_is_distinct_and_sized():
@@ -36,6 +35,14 @@ def test_side_by_side_places_panels_and_titles():
     assert (canvas[:18] < 128).any()  # title text drawn above the panels
 
 
-def test_sample_image_is_deterministic():
-    np.testing.assert_array_equal(sample_image(seed=3), sample_image(seed=3))
-    assert sample_image(64, 96).shape == (64, 96, 3)
+def test_prediction_figure_has_a_legend_and_a_scale_bar(tmp_path):
+    image = np.full((24, 32, 3), 128, np.uint8)
+    labels = np.zeros((24, 32), int)
+    labels[:, 16:] = 2
+    figure = visualize.prediction_figure(image, labels=labels, depth=np.full((24, 32), 3.0), max_depth=10,
+                                         class_names=["wall", "floor", "table"])
+    legend = figure.axes[1].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["wall", "table"]  # only classes present
+    assert any(ax.get_ylabel() == "depth (m)" for ax in figure.axes)  # the colorbar
+    figure.savefig(tmp_path / "f.png")
+    assert (tmp_path / "f.png").stat().st_size > 1000

@@ -1,0 +1,226 @@
+"""Verified weight downloads: preset folders from a local path, a mirror or the Hugging Face Hub.
+
+A preset's ``weights`` entry pins a Hub repository, a commit and the sha256 and size of
+every file::
+
+    {"repo_id": "bidense-keras/<preset>", "revision": "<40-hex commit>",
+     "files": {"config.json": {"sha256": "...", "size": 1234},
+               "model.weights.h5": {"sha256": "...", "size": 56789}, ...}}
+
+Whatever the source, every file is checked against that entry before it is used.
+
+Environment variables are read at call time (``huggingface_hub`` reads its own at
+import time): ``HF_ENDPOINT`` (Hub address), ``HF_HUB_OFFLINE`` (cache only),
+``HF_TOKEN`` and ``BIDENSE_KERAS_WEIGHTS`` (a folder holding ``<preset>/`` folders).
+"""
+
+import hashlib
+import os
+from pathlib import Path
+
+import httpx2
+import huggingface_hub
+from huggingface_hub.errors import (
+    HfHubHTTPError,
+    LocalEntryNotFoundError,
+    RemoteEntryNotFoundError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
+
+import bidense_keras
+from bidense_keras.weights import CONFIG_FILE, WEIGHTS_FILE
+
+WEIGHTS_ENV = "BIDENSE_KERAS_WEIGHTS"
+MODEL_FILES = (CONFIG_FILE, WEIGHTS_FILE)
+DEFAULT_MIRROR = Path(bidense_keras.__file__).resolve().parents[1] / "weights"
+LOCAL_HINT = f"or set {WEIGHTS_ENV} to a folder holding <preset>/{CONFIG_FILE} + {WEIGHTS_FILE}"
+
+
+class WeightsError(ValueError):
+    """A weight file is missing, could not be downloaded, or fails its size or sha256 check."""
+
+
+def sha256_of(path, chunk_size=1 << 20):
+    """The hex sha256 of the file at ``path``, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_file(path, expected, label):
+    """Checks the file at ``path`` against ``expected`` (``{"sha256": ..., "size": ...}``).
+
+    Args:
+        path: the file.
+        expected: its pinned sha256 and size in bytes.
+        label: the preset or repository named in error messages.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        WeightsError: when the size or the sha256 differs.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    if size < expected["size"]:
+        raise WeightsError(f"{label}: {path.name} is truncated ({size} of {expected['size']} bytes) at {path}.")
+    if size != expected["size"]:
+        raise WeightsError(f"{label}: {path.name} has {size} bytes, expected {expected['size']}, at {path}.")
+    digest = sha256_of(path)
+    if digest != expected["sha256"]:
+        raise WeightsError(
+            f"{label}: checksum mismatch for {path.name} at {path}: sha256 {digest}, expected {expected['sha256']}."
+        )
+    return path
+
+
+def _offline():
+    return os.environ.get("HF_HUB_OFFLINE", "").upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def _remove_cached(path):
+    """Deletes a cache snapshot entry and the blob its symlink points to."""
+    blob = path.resolve()
+    path.unlink(missing_ok=True)
+    blob.unlink(missing_ok=True)
+
+
+def download_file(repo_id, filename, revision, expected, cache_dir=None, label=None):
+    """Fetches ``filename`` of ``repo_id`` at ``revision`` through the Hugging Face cache and verifies it.
+
+    A cached file is used without any request when ``revision`` is a commit hash.
+
+    Args:
+        repo_id: Hub repository, e.g. ``"bidense-keras/<preset>"``.
+        filename: file inside the repository.
+        revision: commit hash (pinned presets), branch or tag.
+        expected: ``{"sha256": ..., "size": ...}``, or None to skip the check (user uploads).
+        cache_dir: Hugging Face cache folder (default: ``huggingface_hub``'s).
+        label: name used in error messages (default ``repo_id``).
+
+    Returns:
+        The :class:`~pathlib.Path` of the file in the cache's snapshot folder.
+
+    Raises:
+        WeightsError: when the file cannot be fetched or fails verification; a file that
+            fails verification is removed from the cache, so the next call downloads it again.
+    """
+    label = label or repo_id
+    endpoint = os.environ.get("HF_ENDPOINT") or None
+    where = f"{filename} of {repo_id}@{revision}"
+    try:
+        path = Path(
+            huggingface_hub.hf_hub_download(
+                repo_id,
+                filename,
+                revision=revision,
+                cache_dir=cache_dir,
+                endpoint=endpoint,
+                local_files_only=_offline(),
+                token=os.environ.get("HF_TOKEN") or None,
+            )
+        )
+    except RepositoryNotFoundError as error:
+        raise WeightsError(
+            f"{label}: repository {repo_id} not found on {endpoint or 'the Hub'} while fetching {filename} "
+            "(if it is private or gated, set HF_TOKEN)."
+        ) from error
+    except RevisionNotFoundError as error:
+        raise WeightsError(f"{label}: revision {revision} not found in {repo_id} while fetching {filename}.") from error
+    except RemoteEntryNotFoundError as error:
+        raise WeightsError(f"{label}: {filename} not found in {repo_id}@{revision}.") from error
+    except LocalEntryNotFoundError as error:
+        if _offline():
+            raise WeightsError(
+                f"{label}: {where} is offline and not in the cache (HF_HUB_OFFLINE is set): "
+                f"run once online, {LOCAL_HINT}."
+            ) from error
+        raise WeightsError(
+            f"{label}: could not get {where} from {endpoint or 'the Hub'} ({error.__cause__ or error}) and it is "
+            f"not in the cache: check the connection or HF_ENDPOINT and retry, {LOCAL_HINT}."
+        ) from error
+    except (HfHubHTTPError, httpx2.TransportError, OSError) as error:
+        raise WeightsError(f"{label}: downloading {where} failed ({error}); retry, {LOCAL_HINT}.") from error
+    if expected is not None:
+        try:
+            verify_file(path, expected, label)
+        except WeightsError:
+            _remove_cached(path)
+            raise
+    return path
+
+
+def _local_folder(folder, weights, label):
+    """``folder`` with every file of ``weights`` it holds verified, or None if it lacks a model file."""
+    if not all((folder / name).is_file() for name in MODEL_FILES):
+        return None
+    for name, expected in weights["files"].items():
+        if (folder / name).is_file():
+            verify_file(folder / name, expected, label)
+    return folder
+
+
+def resolve_preset_folder(preset, weights, path=None, mirror=None, cache_dir=None):
+    """The folder holding the verified files of ``preset``.
+
+    Sources, first match wins:
+
+    1. ``path`` (it must hold ``config.json`` and ``model.weights.h5``);
+    2. ``$BIDENSE_KERAS_WEIGHTS/<preset>/``;
+    3. the repository mirror ``mirror/<preset>/`` (default: ``weights/`` next to the package);
+    4. the Hub: every file of ``weights["files"]`` at the pinned revision (the cache's snapshot folder).
+
+    A local folder is a candidate when it holds ``config.json`` and ``model.weights.h5``;
+    its files listed in ``weights["files"]`` are verified, and a wrong one raises (the
+    folder is not skipped). Optional files (e.g. ``README.md``) may be absent locally.
+
+    Args:
+        preset: preset name, used for the folder name and in messages.
+        weights: the preset's ``weights`` registry entry.
+        path: explicit model folder.
+        mirror: folder holding ``<preset>/`` folders.
+        cache_dir: Hugging Face cache folder.
+
+    Raises:
+        WeightsError: when a file is wrong, or cannot be found or downloaded.
+    """
+    if path is not None:
+        folder = _local_folder(Path(path), weights, preset)
+        if folder is None:
+            raise WeightsError(f"{preset}: {path} does not hold {CONFIG_FILE} and {WEIGHTS_FILE}.")
+        return folder
+    roots = [os.environ.get(WEIGHTS_ENV), mirror or DEFAULT_MIRROR]
+    for root in filter(None, roots):
+        folder = _local_folder(Path(root) / preset, weights, preset)
+        if folder is not None:
+            return folder
+    files = [
+        download_file(weights["repo_id"], name, weights["revision"], expected, cache_dir, label=preset)
+        for name, expected in weights["files"].items()
+    ]
+    return files[0].parent
+
+
+def resolve_uri(uri, cache_dir=None):
+    """The model folder of a user-published model: a local folder, ``hf://owner/repo`` or ``hf://owner/repo@revision``.
+
+    Hub models are fetched into the Hugging Face cache (``config.json`` and
+    ``model.weights.h5``, revision ``main`` by default). No checksum is pinned for them:
+    :func:`bidense_keras.weights.load_pretrained` checks the weights against the config.
+
+    Raises:
+        FileNotFoundError: for a local folder that does not exist.
+        WeightsError: when a Hub file cannot be downloaded.
+    """
+    uri = str(uri)
+    if not uri.startswith("hf://"):
+        if not Path(uri).is_dir():
+            raise FileNotFoundError(f"Model folder {uri} does not exist (Hub models are written hf://owner/repo).")
+        return Path(uri)
+    repo_id, _, revision = uri.removeprefix("hf://").partition("@")
+    files = [download_file(repo_id, name, revision or "main", None, cache_dir) for name in MODEL_FILES]
+    return files[0].parent

@@ -1,0 +1,67 @@
+"""Predict on image files and write pictures: coloured maps and a side-by-side figure per image."""
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from bidense_keras import visualize
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+def image_paths(inputs):
+    """Image files named by ``inputs`` (files and/or folders, folders listed sorted)."""
+    paths = []
+    for entry in map(Path, inputs):
+        if entry.is_dir():
+            paths += sorted(p for p in entry.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        elif entry.is_file():
+            paths.append(entry)
+        else:
+            raise FileNotFoundError(f"No image or folder at {entry}.")
+    if not paths:
+        raise FileNotFoundError(f"No images ({', '.join(IMAGE_SUFFIXES)}) in {list(map(str, inputs))}.")
+    return paths
+
+
+def read_image(path):
+    """``(H, W, 3)`` uint8 RGB of an image file (grey and RGBA are converted)."""
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def predict_files(model, inputs, out_dir, class_names=None, palette=None):
+    """Runs ``model`` on each image and writes ``<stem>_segmentation.png`` or ``<stem>_depth.png``
+    (colour-coded at the image's size) and ``<stem>_panel.png`` (input | prediction with legend or scale bar).
+
+    Args:
+        model: a :class:`~bidense_keras.models.UperNet` (or any callable with ``task``,
+            ``num_classes``/``max_depth`` attributes and a ``predict`` method).
+        inputs: image files and/or folders.
+        out_dir: output folder (created).
+        class_names, palette: for segmentation legends (defaults: ``class i`` and tab20).
+
+    Returns:
+        List of the written panel paths.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in tqdm(image_paths(inputs), desc="predict", unit="image"):
+        image = read_image(path)
+        output = model.predict(image[None].astype(np.float32), verbose=0)[0]
+        if model.task == "segmentation":
+            labels = np.argmax(output, axis=-1)
+            palette = visualize.default_palette(model.num_classes) if palette is None else palette
+            Image.fromarray(visualize.colorize_segmentation(labels, palette)).save(out_dir / f"{path.stem}_segmentation.png")
+            figure = visualize.prediction_figure(image, labels=labels, class_names=class_names, palette=palette)
+        else:
+            depth = output[..., 0]
+            Image.fromarray(visualize.colorize_depth(depth, model.max_depth)).save(out_dir / f"{path.stem}_depth.png")
+            figure = visualize.prediction_figure(image, depth=depth, max_depth=model.max_depth)
+        panel = out_dir / f"{path.stem}_panel.png"
+        figure.savefig(panel)
+        written.append(panel)
+    return written

@@ -1,0 +1,219 @@
+"""Verified weight downloads against a local Hub server (127.0.0.1): cache, offline, faults, sources."""
+
+import hashlib
+import json
+import re
+import time
+
+import pytest
+
+from bidense_keras.download import WeightsError, resolve_preset_folder, resolve_uri, sha256_of
+from tests.hub_server import HubServer
+
+PRESET = "tiny_preset"
+REPO = "bidense-keras/tiny_preset"
+COMMIT = hashlib.sha1(b"first commit").hexdigest()
+FINETUNE_REPO = "someone/finetune"
+FINETUNE_COMMIT = hashlib.sha1(b"finetune commit").hexdigest()
+FILES = {
+    "config.json": json.dumps({"format": "bidense_keras/1", "task": "depth", "architecture": {}}).encode(),
+    "model.weights.h5": bytes(range(256)) * 16,
+    "README.md": b"# tiny preset\n",
+}
+FINETUNE_FILES = {"config.json": b'{"finetuned": true}', "model.weights.h5": bytes(range(255, -1, -1)) * 8}
+
+
+def entry(files=FILES, repo_id=REPO, revision=COMMIT):
+    """A registry ``weights`` entry pinning ``files``."""
+    pins = {name: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)} for name, data in files.items()}
+    return {"repo_id": repo_id, "revision": revision, "files": pins}
+
+
+WEIGHTS = entry()
+
+
+@pytest.fixture
+def hub(monkeypatch):
+    """A running local Hub with the preset and a fine-tune; HF_ENDPOINT points to it."""
+    server = HubServer({(REPO, COMMIT): FILES, (FINETUNE_REPO, FINETUNE_COMMIT): FINETUNE_FILES}).start()
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    for name in ("HF_HUB_OFFLINE", "HF_TOKEN", "BIDENSE_KERAS_WEIGHTS"):
+        monkeypatch.delenv(name, raising=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def cache(tmp_path):
+    return tmp_path / "hf-cache"
+
+
+@pytest.fixture
+def mirror(tmp_path):
+    """An empty repository mirror, so the package's own ``weights/`` folder is never used."""
+    return tmp_path / "mirror"
+
+
+@pytest.fixture
+def no_backoff(monkeypatch):
+    """huggingface_hub sleeps 1-8 s between retries; skip the waits, record them."""
+    sleeps = []
+    monkeypatch.setattr(time, "sleep", sleeps.append)
+    return sleeps
+
+
+def write_folder(folder, files=FILES):
+    folder.mkdir(parents=True)
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    return folder
+
+
+def assert_preset_files(folder):
+    for name, data in FILES.items():
+        assert (folder / name).read_bytes() == data
+
+
+def assert_not_cached(cache, mirror, monkeypatch):
+    """Nothing in the cache is accepted without downloading: offline, the preset is not found."""
+    assert not list(cache.rglob("*.incomplete"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(WeightsError, match="offline and not in the cache"):
+        resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=cache)
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+
+
+def assert_downloads_again(hub, cache, mirror):
+    """With the fault cleared, the next call downloads (GETs) and returns verified files."""
+    gets = hub.count("GET")
+    assert_preset_files(resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=cache))
+    assert hub.count("GET") - gets == len(FILES)
+
+
+def test_first_download_lands_in_cache(hub, cache, mirror):
+    folder = resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=cache)
+    assert folder.is_relative_to(cache) and folder.name == COMMIT
+    assert_preset_files(folder)
+    assert hub.count("GET") == len(FILES)
+    blobs = list((cache / "models--bidense-keras--tiny_preset" / "blobs").iterdir())
+    assert sorted(sha256_of(blob) for blob in blobs) == sorted(pin["sha256"] for pin in WEIGHTS["files"].values())
+
+
+def test_cached_load_makes_no_request_and_works_with_server_stopped(hub, cache, mirror):
+    first = resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=cache)
+    requests = hub.count()
+    assert resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=cache) == first
+    assert hub.count() == requests
+    hub.stop()
+    assert_preset_files(resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=cache))
+
+
+def test_offline_mode_uses_cache_and_fails_clearly_without_it(hub, cache, mirror, tmp_path, monkeypatch):
+    resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=cache)
+    requests = hub.count()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert_preset_files(resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=cache))
+    with pytest.raises(WeightsError, match=rf"{PRESET}: config\.json .*offline and not in the cache.*BIDENSE_KERAS"):
+        resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=tmp_path / "empty-cache")
+    assert hub.count() == requests
+
+
+def test_unknown_file_or_repo_is_named(hub, cache, mirror):
+    missing_file = entry({**FILES, "extra.bin": b"x"})
+    with pytest.raises(WeightsError, match=rf"{PRESET}: extra\.bin not found in {REPO}"):
+        resolve_preset_folder(PRESET, missing_file, mirror=mirror, cache_dir=cache)
+    with pytest.raises(WeightsError, match=r"repository bidense-keras/nope not found .*config\.json"):
+        resolve_preset_folder(PRESET, entry(repo_id="bidense-keras/nope"), mirror=mirror, cache_dir=cache)
+
+
+def test_server_error_leaves_nothing_cached(hub, cache, mirror, monkeypatch, no_backoff):
+    hub.fail_with_status = 500
+    with pytest.raises(WeightsError, match=rf"{PRESET}: could not get config\.json .*500"):
+        resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=cache)
+    assert no_backoff, "huggingface_hub retries 5xx with backoff"
+    assert_not_cached(cache, mirror, monkeypatch)
+    hub.fail_with_status = None
+    assert_downloads_again(hub, cache, mirror)
+
+
+def test_truncated_body_fails_and_leaves_nothing_cached(hub, cache, mirror, monkeypatch, no_backoff):
+    hub.truncate = True
+    with pytest.raises(WeightsError, match=rf"{PRESET}: downloading config\.json of {REPO}@{COMMIT} failed"):
+        resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=cache)
+    assert any(request[2] for request in hub.requests), "huggingface_hub resumes with a Range request"
+    assert_not_cached(cache, mirror, monkeypatch)
+    hub.truncate = False
+    assert_downloads_again(hub, cache, mirror)
+
+
+def test_wrong_bytes_fail_checksum_and_are_removed_from_cache(hub, cache, mirror, monkeypatch):
+    hub.corrupt = True
+    with pytest.raises(WeightsError, match=rf"{PRESET}: checksum mismatch for config\.json"):
+        resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=cache)
+    storage = cache / "models--bidense-keras--tiny_preset"
+    assert not list((storage / "blobs").iterdir())
+    assert not (storage / "snapshots" / COMMIT / "config.json").exists()
+    assert_not_cached(cache, mirror, monkeypatch)
+    hub.corrupt = False
+    assert_downloads_again(hub, cache, mirror)
+
+
+def test_cache_corrupted_on_disk_is_detected_and_replaced(hub, cache, mirror):
+    folder = resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=cache)
+    weights_file = (folder / "model.weights.h5").resolve()
+    weights_file.write_bytes(weights_file.read_bytes()[:100])
+    with pytest.raises(WeightsError, match=rf"{PRESET}: model\.weights\.h5 is truncated \(100 of 4096 bytes\)"):
+        resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=cache)
+    assert not weights_file.exists()
+    gets = hub.count("GET")
+    assert_preset_files(resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=cache))
+    assert hub.count("GET") == gets + 1
+
+
+def test_wrong_revision_is_named(hub, cache, mirror):
+    revision = "f" * 40
+    with pytest.raises(WeightsError, match=f"revision {revision} not found in {REPO}"):
+        resolve_preset_folder(PRESET, entry(revision=revision), mirror=mirror, cache_dir=cache)
+
+
+def test_resolution_order_and_local_verification(hub, cache, mirror, tmp_path, monkeypatch):
+    explicit = write_folder(tmp_path / "explicit")
+    env_root = tmp_path / "env"
+    write_folder(env_root / PRESET)
+    write_folder(mirror / PRESET)
+    monkeypatch.setenv("BIDENSE_KERAS_WEIGHTS", str(env_root))
+
+    assert resolve_preset_folder(PRESET, WEIGHTS, path=explicit, mirror=mirror, cache_dir=cache) == explicit
+    assert resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=cache) == env_root / PRESET
+    monkeypatch.delenv("BIDENSE_KERAS_WEIGHTS")
+    assert resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=cache) == mirror / PRESET
+    assert hub.count() == 0
+    assert resolve_preset_folder(PRESET, WEIGHTS, mirror=tmp_path / "none", cache_dir=cache).is_relative_to(cache)
+
+    # A folder without the weights file is not a candidate; one with a wrong file raises.
+    monkeypatch.setenv("BIDENSE_KERAS_WEIGHTS", str(env_root))
+    (env_root / PRESET / "model.weights.h5").unlink()
+    assert resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=cache) == mirror / PRESET
+    (mirror / PRESET / "model.weights.h5").write_bytes(b"\0" * len(FILES["model.weights.h5"]))
+    with pytest.raises(WeightsError, match=rf"{PRESET}: checksum mismatch for model\.weights\.h5 at {re.escape(str(mirror))}"):
+        resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=cache)
+    (explicit / "README.md").write_bytes(b"# edited preset readme\n")
+    with pytest.raises(WeightsError, match=rf"{PRESET}: README\.md has 23 bytes, expected 14"):
+        resolve_preset_folder(PRESET, WEIGHTS, path=explicit, mirror=mirror, cache_dir=cache)
+    with pytest.raises(WeightsError, match="does not hold config.json and model.weights.h5"):
+        resolve_preset_folder(PRESET, WEIGHTS, path=tmp_path / "none", mirror=mirror, cache_dir=cache)
+
+
+def test_resolve_uri_local_folder_and_hub(hub, cache, tmp_path):
+    local = write_folder(tmp_path / "finetune", FINETUNE_FILES)
+    assert resolve_uri(local) == local
+    with pytest.raises(FileNotFoundError, match="hf://owner/repo"):
+        resolve_uri(tmp_path / "missing")
+
+    folder = resolve_uri(f"hf://{FINETUNE_REPO}@{FINETUNE_COMMIT}", cache_dir=cache)
+    assert folder.name == FINETUNE_COMMIT
+    for name, data in FINETUNE_FILES.items():
+        assert (folder / name).read_bytes() == data
+    assert resolve_uri(f"hf://{FINETUNE_REPO}", cache_dir=cache) == folder
+    with pytest.raises(WeightsError, match=f"revision v9 not found in {FINETUNE_REPO}"):
+        resolve_uri(f"hf://{FINETUNE_REPO}@v9", cache_dir=cache)
