@@ -6,6 +6,7 @@ import re
 import time
 
 import pytest
+from huggingface_hub import constants
 
 from bidense_keras.download import WeightsError, resolve_preset_folder, resolve_uri, sha256_of
 from tests.hub_server import HubServer
@@ -34,13 +35,22 @@ WEIGHTS = entry()
 
 @pytest.fixture
 def hub(monkeypatch):
-    """A running local Hub with the preset and a fine-tune; HF_ENDPOINT points to it."""
+    """A running local Hub with the preset and a fine-tune; HF_ENDPOINT points to it.
+
+    huggingface_hub's import-time defaults are pinned so nothing can reach huggingface.co:
+    its telemetry (a daily ``GET {ENDPOINT}/api/agent-harnesses``) is off, and its default
+    endpoint is a closed local port, so a call missing ``endpoint=`` fails instead.
+    """
     server = HubServer({(REPO, COMMIT): FILES, (FINETUNE_REPO, FINETUNE_COMMIT): FINETUNE_FILES}).start()
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setenv("HF_ENDPOINT", server.url)
     for name in ("HF_HUB_OFFLINE", "HF_TOKEN", "BIDENSE_KERAS_WEIGHTS"):
         monkeypatch.delenv(name, raising=False)
     yield server
     server.stop()
+    assert all("/resolve/" in path for _, path, _ in server.requests), server.requests
 
 
 @pytest.fixture
