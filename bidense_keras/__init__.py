@@ -3,7 +3,7 @@
 from bidense_keras import layers, quantizers
 from bidense_keras.backbones import ConvNeXtBackbone
 from bidense_keras.models import UperNet
-from bidense_keras.factory import depth, list_presets, segmentation
+from bidense_keras.factory import depth, from_pretrained, list_presets, segmentation
 from bidense_keras.stats import model_stats
 
 __version__ = "0.1.0"
@@ -12,6 +12,7 @@ __all__ = [
     "ConvNeXtBackbone",
     "UperNet",
     "depth",
+    "from_pretrained",
     "layers",
     "list_presets",
     "model_stats",

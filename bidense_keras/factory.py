@@ -3,9 +3,11 @@
 import difflib
 import fnmatch
 
+from bidense_keras import download
 from bidense_keras.backbones import CONVNEXT_SIZES
 from bidense_keras.models import UperNet
 from bidense_keras.presets import DEFAULT_PRESETS, PRESETS
+from bidense_keras.weights import load_pretrained
 
 ARCHITECTURE_KEYS = (
     "dims",
@@ -53,26 +55,47 @@ def _architecture(preset, overrides):
     return architecture
 
 
-def _build(task, preset_name, pretrained, overrides):
+def _build(task, preset_name, pretrained, weights_path, overrides):
     preset_name = preset_name or DEFAULT_PRESETS[task]
     preset = get_preset(preset_name)
     if preset["task"] != task:
         raise ValueError(f"Preset {preset_name!r} is a {preset['task']} model, not {task}.")
-    if pretrained and preset["weights"] is None:
+    if not pretrained:
+        return UperNet(task=task, **_architecture(preset, dict(overrides)))
+    if preset["weights"] is None:
         raise ValueError(
             f"No pretrained weights are published for preset {preset_name!r} yet. Build it with "
-            "pretrained=False and train it, or convert an official BiDense checkpoint with "
-            "bidense_keras.convert.from_official_checkpoint(path)."
+            "pretrained=False and train it (bidense-keras train), or convert an official BiDense "
+            "checkpoint with bidense_keras.convert.from_official_checkpoint(path)."
         )
-    return UperNet(task=task, **_architecture(preset, dict(overrides)))
+    folder = download.resolve_preset_folder(preset_name, preset["weights"], path=weights_path)
+    return load_pretrained(folder, **overrides)
 
 
-def segmentation(preset=None, *, pretrained=False, **overrides):
+def from_pretrained(uri, **overrides):
+    """A model from a model folder, ``hf://owner/repo`` or ``hf://owner/repo@revision``.
+
+    For fine-tunes published in this package's layout (``config.json`` +
+    ``model.weights.h5``, see :func:`bidense_keras.weights.save_pretrained`); the config
+    is checked against the weights while loading.
+
+    Args:
+        uri: local folder or Hub address.
+        **overrides: UperNet arguments that don't change the weights (``input_shape``,
+            ``zero_as_positive``).
+    """
+    return load_pretrained(download.resolve_uri(uri), **overrides)
+
+
+def segmentation(preset=None, *, pretrained=False, weights_path=None, **overrides):
     """A segmentation :class:`~bidense_keras.models.UperNet` by preset name and/or architecture.
 
     Args:
         preset: preset name (default ``bidense_upernet_convnext_tiny_ade20k``).
-        pretrained: load the preset's published weights.
+        pretrained: load the preset's published weights, verified by sha256, from
+            ``weights_path``, ``$BIDENSE_KERAS_WEIGHTS``, the repository's ``weights/``
+            mirror, or the Hugging Face Hub (in that order).
+        weights_path: a folder holding the preset's files (config.json + model.weights.h5).
         **overrides: ``backbone`` (``"convnext_tiny"``/``"convnext_small"``/
             ``"convnext_base"``), ``dims``, ``depths``, ``features``, ``num_classes``,
             ``binarization`` (``"bidense"``/``"fp32"``/...), ``include_preprocessing``,
@@ -81,10 +104,10 @@ def segmentation(preset=None, *, pretrained=False, **overrides):
     Returns:
         A ``keras.Model`` mapping ``(B, H, W, 3)`` images to ``(B, H, W, num_classes)`` logits.
     """
-    return _build("segmentation", preset, pretrained, overrides)
+    return _build("segmentation", preset, pretrained, weights_path, overrides)
 
 
-def depth(preset=None, *, pretrained=False, **overrides):
+def depth(preset=None, *, pretrained=False, weights_path=None, **overrides):
     """A monocular depth :class:`~bidense_keras.models.UperNet` by preset name and/or architecture.
 
     Args:
@@ -95,4 +118,4 @@ def depth(preset=None, *, pretrained=False, **overrides):
     Returns:
         A ``keras.Model`` mapping ``(B, H, W, 3)`` images to ``(B, H, W, 1)`` depth in metres.
     """
-    return _build("depth", preset, pretrained, overrides)
+    return _build("depth", preset, pretrained, weights_path, overrides)

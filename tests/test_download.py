@@ -3,6 +3,7 @@
 import hashlib
 import json
 import re
+import socket
 import time
 
 import pytest
@@ -37,19 +38,29 @@ WEIGHTS = entry()
 def hub(monkeypatch):
     """A running local Hub with the preset and a fine-tune; HF_ENDPOINT points to it.
 
-    huggingface_hub's import-time defaults are pinned so nothing can reach huggingface.co:
-    its telemetry (a daily ``GET {ENDPOINT}/api/agent-harnesses``) is off, and its default
-    endpoint is a closed local port, so a call missing ``endpoint=`` fails instead.
+    Nothing may leave 127.0.0.1: host lookups other than local ones are refused and
+    recorded, and huggingface_hub's telemetry (a daily ``GET {ENDPOINT}/api/agent-harnesses``,
+    its endpoint fixed at import time) is off.
     """
     server = HubServer({(REPO, COMMIT): FILES, (FINETUNE_REPO, FINETUNE_COMMIT): FINETUNE_FILES}).start()
+    blocked = []
+    lookup = socket.getaddrinfo
+
+    def local_only(host, *args, **kwargs):
+        if host not in ("127.0.0.1", "localhost"):
+            blocked.append(host)
+            raise OSError(f"test blocked a lookup of {host}")
+        return lookup(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", local_only)
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
-    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setenv("HF_ENDPOINT", server.url)
     for name in ("HF_HUB_OFFLINE", "HF_TOKEN", "BIDENSE_KERAS_WEIGHTS"):
         monkeypatch.delenv(name, raising=False)
     yield server
     server.stop()
+    assert not blocked
     assert all("/resolve/" in path for _, path, _ in server.requests), server.requests
 
 
@@ -147,10 +158,13 @@ def test_server_error_leaves_nothing_cached(hub, cache, mirror, monkeypatch, no_
 
 
 def test_truncated_body_fails_and_leaves_nothing_cached(hub, cache, mirror, monkeypatch, no_backoff):
+    # Small chunks so huggingface_hub keeps part of the body and resumes with Range requests
+    # (with its default 10 MB chunks, a partial chunk is dropped and the GET restarts from 0).
+    monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", 16)
     hub.truncate = True
     with pytest.raises(WeightsError, match=rf"{PRESET}: downloading config\.json of {REPO}@{COMMIT} failed"):
         resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=cache)
-    assert any(request[2] for request in hub.requests), "huggingface_hub resumes with a Range request"
+    assert ("GET", f"/{REPO}/resolve/{COMMIT}/config.json", "bytes=32-") in hub.requests
     assert_not_cached(cache, mirror, monkeypatch)
     hub.truncate = False
     assert_downloads_again(hub, cache, mirror)
@@ -205,7 +219,8 @@ def test_resolution_order_and_local_verification(hub, cache, mirror, tmp_path, m
     (env_root / PRESET / "model.weights.h5").unlink()
     assert resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=cache) == mirror / PRESET
     (mirror / PRESET / "model.weights.h5").write_bytes(b"\0" * len(FILES["model.weights.h5"]))
-    with pytest.raises(WeightsError, match=rf"{PRESET}: checksum mismatch for model\.weights\.h5 at {re.escape(str(mirror))}"):
+    mismatch = rf"{PRESET}: checksum mismatch for model\.weights\.h5 at {re.escape(str(mirror))}"
+    with pytest.raises(WeightsError, match=mismatch):
         resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=cache)
     (explicit / "README.md").write_bytes(b"# edited preset readme\n")
     with pytest.raises(WeightsError, match=rf"{PRESET}: README\.md has 23 bytes, expected 14"):

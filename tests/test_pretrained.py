@@ -1,0 +1,57 @@
+"""``segmentation(pretrained=True)`` / ``from_pretrained``: verified loading of model folders."""
+
+import numpy as np
+import pytest
+
+import bidense_keras as bk
+from bidense_keras import download, presets
+from bidense_keras.weights import save_pretrained
+from tests.conftest import SMALL
+
+PRESET = "test_upernet_small_seg"
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """A trained-looking small model saved as a mirror folder, and its registry entry."""
+    mirror = tmp_path_factory.mktemp("mirror")
+    model = bk.segmentation(**SMALL, num_classes=4)
+    for weight in model.weights:
+        weight.assign(np.random.default_rng(len(weight.path)).normal(size=weight.shape).astype("float32") * 0.05
+                      + (1.0 if "variance" in weight.path else 0.0))
+    folder = save_pretrained(model, mirror / PRESET)
+    files = {p.name: {"sha256": download.sha256_of(p), "size": p.stat().st_size} for p in folder.iterdir()}
+    entry = {"task": "segmentation", "dataset": "test", "backbone": None, "input_size": (64, 64),
+             "architecture": {**SMALL, "num_classes": 4},
+             "weights": {"repo_id": f"bidense-keras/{PRESET}", "revision": "0" * 40, "files": files}}
+    return model, folder, entry
+
+
+def test_pretrained_preset_loads_verified_weights(published, monkeypatch):
+    model, folder, entry = published
+    monkeypatch.setitem(presets.PRESETS, PRESET, entry)
+    loaded = bk.segmentation(PRESET, pretrained=True, weights_path=folder)
+    images = np.random.default_rng(0).uniform(0, 255, (1, 64, 64, 3)).astype("float32")
+    np.testing.assert_array_equal(loaded.predict(images, verbose=0), model.predict(images, verbose=0))
+
+
+def test_pretrained_preset_with_a_corrupt_file_is_refused(published, monkeypatch, tmp_path):
+    _, folder, entry = published
+    monkeypatch.setitem(presets.PRESETS, PRESET, entry)
+    corrupt = tmp_path / PRESET
+    corrupt.mkdir()
+    for path in folder.iterdir():
+        data = bytearray(path.read_bytes())
+        if path.name == "model.weights.h5":
+            data[len(data) // 2] ^= 0xFF
+        (corrupt / path.name).write_bytes(bytes(data))
+    monkeypatch.setenv("BIDENSE_KERAS_WEIGHTS", str(tmp_path))
+    with pytest.raises(download.WeightsError, match=f"{PRESET}.*model.weights.h5|model.weights.h5.*{PRESET}"):
+        bk.segmentation(PRESET, pretrained=True)
+
+
+def test_from_pretrained_reads_a_local_folder(published):
+    model, folder, _ = published
+    loaded = bk.from_pretrained(folder)
+    assert loaded.get_config()["num_classes"] == 4
+    np.testing.assert_array_equal(loaded.get_weights()[0], model.get_weights()[0])
