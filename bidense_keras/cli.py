@@ -1,4 +1,4 @@
-"""Command line: ``bidense-keras demo|predict|info|presets|convert|train|evaluate``."""
+"""Command line: ``bidense-keras demo|predict|info|presets|convert|train|evaluate|card|registry|push``."""
 
 import argparse
 import json
@@ -26,6 +26,25 @@ def _predict(args):
         model, config = build(args.preset, pretrained=True), preset
     written = predict_files(model, inputs, args.out, config.get("class_names"), config.get("palette"))
     print(f"wrote {len(written)} panels to {args.out}")
+
+
+def _card(args):
+    from bidense_keras.publish import write_model_card
+
+    print(f"wrote {write_model_card(args.folder)}")
+
+
+def _registry(args):
+    from bidense_keras.publish import REGISTRY_PATH, update_registry
+
+    entry = update_registry(args.folder, revision=args.revision)
+    print(f"recorded {len(entry['files'])} files of {Path(args.folder).name} in {REGISTRY_PATH}")
+
+
+def _push(args):
+    from bidense_keras.publish import push
+
+    print(f"pushed {args.folder} as commit {push(args.folder, args.repo_id)}; registry updated")
 
 
 def _info(args):
@@ -131,6 +150,20 @@ def build_parser():
     source.add_argument("--model", help="a model folder (config.json + model.weights.h5)")
     predict.add_argument("--out", default="predictions")
     predict.set_defaults(run=_predict)
+
+    card = commands.add_parser("card", help="write a model folder's README.md from its config.json")
+    card.add_argument("folder")
+    card.set_defaults(run=_card)
+
+    registry = commands.add_parser("registry", help="pin a model folder's files (sha256, size) in the registry")
+    registry.add_argument("folder", help="weights/<preset>")
+    registry.add_argument("--revision", default="main", help="Hub commit of the files")
+    registry.set_defaults(run=_registry)
+
+    push = commands.add_parser("push", help="upload a model folder to the Hub and pin its commit")
+    push.add_argument("folder", help="weights/<preset>")
+    push.add_argument("--repo-id", help="default bidense-keras/<preset>")
+    push.set_defaults(run=_push)
 
     info = commands.add_parser("info", help="parameter, MAC and size counts of a preset")
     info.add_argument("preset")

@@ -1,11 +1,13 @@
-"""Preset registry: named architectures (and, once published, their weights).
+"""Preset registry: named architectures and, where published, their pinned weights.
 
 A preset is one entry of :data:`PRESETS`: the task, the architecture keyword
 arguments of :class:`~bidense_keras.models.UperNet`, the dataset and the input
-size it was designed for, and ``weights`` (None until weights are published).
+size it was designed for, and ``weights``: the pinned Hub files recorded in
+``published_weights.json`` by :func:`bidense_keras.publish.update_registry`, or None.
 """
 
 from bidense_keras.backbones import CONVNEXT_SIZES
+from bidense_keras.publish import read_registry
 
 DATASETS = {
     "ade20k": {"task": "segmentation", "num_classes": 151, "input_size": (480, 480)},
@@ -36,4 +38,31 @@ def _architecture_presets():
     return presets
 
 
-PRESETS = _architecture_presets()
+DEMO_ARCHITECTURE = {"dims": (32, 64, 128, 256), "depths": (1, 1, 3, 1), "features": 64}
+DEMO_HEADS = {"seg": ("segmentation", {"num_classes": 9}), "depth": ("depth", {"max_depth": 10.0})}
+
+
+def _demo_presets():
+    """The small models trained here on synthetic_rooms (benchmarks/demo_training.py)."""
+    presets = {}
+    for binarization in ("bidense", "fp32"):
+        for suffix, (task, head) in DEMO_HEADS.items():
+            presets[f"{binarization}_upernet_demo_rooms_{suffix}"] = {
+                "task": task,
+                "dataset": "synthetic_rooms",
+                "backbone": "demo",
+                "input_size": (240, 320),
+                "architecture": {**DEMO_ARCHITECTURE, "binarization": binarization, **head},
+                "weights": None,
+            }
+    return presets
+
+
+def _with_published_weights(presets):
+    for name, weights in read_registry().items():
+        if name in presets:
+            presets[name]["weights"] = weights
+    return presets
+
+
+PRESETS = _with_published_weights({**_architecture_presets(), **_demo_presets()})
