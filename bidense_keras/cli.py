@@ -1,4 +1,4 @@
-"""Command line: ``bidense-keras demo|predict|info|presets|convert|train|evaluate|card|registry|push``."""
+"""Command line: ``bidense-keras demo|predict|export|info|presets|convert|train|evaluate|card|registry|push``."""
 
 import argparse
 import json
@@ -13,17 +13,10 @@ def _demo(args):
 
 
 def _predict(args):
-    from bidense_keras import factory
     from bidense_keras.predict import image_paths, predict_files
-    from bidense_keras.weights import load_pretrained, read_config
 
     inputs = image_paths(args.inputs)  # bad paths fail before the model is built
-    if args.model:
-        model, config = load_pretrained(args.model), read_config(args.model)
-    else:
-        preset = factory.get_preset(args.preset)
-        build = factory.segmentation if preset["task"] == "segmentation" else factory.depth
-        model, config = build(args.preset, pretrained=True), preset
+    model, config = _load_model(args.model or args.preset)
     written = predict_files(model, inputs, args.out, config.get("class_names"), config.get("palette"))
     print(f"wrote {len(written)} panels to {args.out}")
 
@@ -45,6 +38,31 @@ def _push(args):
     from bidense_keras.publish import push
 
     print(f"pushed {args.folder} as commit {push(args.folder, args.repo_id)}; registry updated")
+
+
+def _load_model(source):
+    """``(model, config)`` from a model folder or a preset name with published weights."""
+    from bidense_keras import factory
+    from bidense_keras.weights import load_pretrained, read_config
+
+    folder = source if Path(source).is_dir() else factory.pretrained_folder(source)
+    return load_pretrained(folder), read_config(folder)
+
+
+def _export(args):
+    import numpy as np
+
+    from bidense_keras.datasets import synthetic_rooms
+    from bidense_keras.export import to_tflite
+
+    model, _ = _load_model(args.model)
+    size = tuple(args.size)
+    samples = np.stack([synthetic_rooms.render(seed, *size)["image"] for seed in range(args.samples)])
+    report = to_tflite(model, args.output, input_size=size, sample_images=samples.astype("float32"))
+    print(f"wrote {report['path']} ({report['size_bytes']:,} bytes), input {size[0]}x{size[1]}")
+    print("ops: " + ", ".join(f"{name} {count}" for name, count in sorted(report["ops"].items())))
+    for key in sorted(k for k in report if k.startswith("twin_")):
+        print(f"  {key:<24} {report[key]:.6g}  (Keras model vs its deployable twin, {args.samples} synthetic rooms)")
 
 
 def _info(args):
@@ -164,6 +182,13 @@ def build_parser():
     push.add_argument("folder", help="weights/<preset>")
     push.add_argument("--repo-id", help="default bidense-keras/<preset>")
     push.set_defaults(run=_push)
+
+    export = commands.add_parser("export", help="LCE TFLite flatbuffer with bitpacked binary convs")
+    export.add_argument("model", help="model folder or preset with published weights")
+    export.add_argument("output", help="OUT.tflite")
+    export.add_argument("--size", type=int, nargs=2, default=(240, 320), metavar=("HEIGHT", "WIDTH"))
+    export.add_argument("--samples", type=int, default=4, help="synthetic images to measure the twin's error")
+    export.set_defaults(run=_export)
 
     info = commands.add_parser("info", help="parameter, MAC and size counts of a preset")
     info.add_argument("preset")

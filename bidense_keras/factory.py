@@ -62,14 +62,24 @@ def _build(task, preset_name, pretrained, weights_path, overrides):
         raise ValueError(f"Preset {preset_name!r} is a {preset['task']} model, not {task}.")
     if not pretrained:
         return UperNet(task=task, **_architecture(preset, dict(overrides)))
+    return load_pretrained(pretrained_folder(preset_name, weights_path), **overrides)
+
+
+def pretrained_folder(preset_name, weights_path=None):
+    """The verified folder (config.json + model.weights.h5) of a preset's published weights.
+
+    Raises:
+        ValueError: unknown preset, or no weights published for it.
+        bidense_keras.download.WeightsError: missing, corrupt or undownloadable files.
+    """
+    preset = get_preset(preset_name)
     if preset["weights"] is None:
         raise ValueError(
             f"No pretrained weights are published for preset {preset_name!r} yet. Build it with "
             "pretrained=False and train it (bidense-keras train), or convert an official BiDense "
             "checkpoint with bidense_keras.convert.from_official_checkpoint(path)."
         )
-    folder = download.resolve_preset_folder(preset_name, preset["weights"], path=weights_path)
-    return load_pretrained(folder, **overrides)
+    return download.resolve_preset_folder(preset_name, preset["weights"], path=weights_path)
 
 
 def from_pretrained(uri, **overrides):

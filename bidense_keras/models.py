@@ -15,6 +15,19 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 TASKS = ("segmentation", "depth")
 
 
+def walk_layers(layer):
+    """Every layer reachable from ``layer`` (nested models included), each once."""
+    seen, stack, ordered = set(), [layer], []
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        ordered.append(current)
+        stack.extend(getattr(current, "layers", []))
+    return ordered
+
+
 def check_image_batch(images):
     """Raises a ValueError unless ``images`` is ``(batch, height, width, 3)``."""
     shape = tuple(getattr(images, "shape", ()))

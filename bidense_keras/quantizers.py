@@ -172,10 +172,21 @@ def distribution_adaptive_sign(x, alpha, k, b, zero_as_positive=False):
         ``(batch, height, width, channels)``, values ``{-a, 0, +a}`` with ``a``
         per sample and channel.
     """
+    signs, scale = distribution_adaptive_factors(x, alpha, k, b, zero_as_positive)
+    return scale * signs
+
+
+def distribution_adaptive_factors(x, alpha, k, b, zero_as_positive=False):
+    """The two factors of :func:`distribution_adaptive_sign`: ``(signs, scale)``.
+
+    Returns:
+        ``signs (B, H, W, C)`` = ApproxSign(x - (k * mean_hw(x) + b)) and
+        ``scale (B, 1, 1, C)`` = ``exp(alpha * (mean_hw|s| - 1))``.
+    """
     mean = ops.stop_gradient(ops.mean(x, axis=(1, 2), keepdims=True))
     shifted = x - (k * mean + b)
     spread = ops.stop_gradient(ops.mean(ops.abs(shifted), axis=(1, 2), keepdims=True))
-    return ops.exp(alpha * (spread - 1.0)) * approx_sign(shifted, zero_as_positive)
+    return approx_sign(shifted, zero_as_positive), ops.exp(alpha * (spread - 1.0))
 
 
 class Quantizer:

@@ -3,19 +3,7 @@
 import numpy as np
 
 from bidense_keras.layers import BiDenseConv2D
-
-
-def _walk_layers(layer):
-    """Every layer reachable from ``layer`` (nested models included), each once."""
-    seen, stack, ordered = set(), [layer], []
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        ordered.append(current)
-        stack.extend(getattr(current, "layers", []))
-    return ordered
+from bidense_keras.models import walk_layers
 
 
 def _is_binary(layer):
@@ -34,7 +22,7 @@ def _conv_call_shapes(model, input_size):
     height, width = input_size
     fixed = type(model).from_config({**model.get_config(), "input_shape": (height, width, 3)})
     shapes = {}
-    for layer in _walk_layers(fixed):
+    for layer in walk_layers(fixed):
         if hasattr(layer, "kernel") and len(layer.kernel.shape) == 4:
             # Keras 3 keeps one node per call; the shared FPN conv has three.
             shapes[layer.name] = [tuple(node.outputs[0].shape) for node in layer._inbound_nodes]
@@ -56,7 +44,7 @@ def model_stats(model, input_size=(480, 480)):
         image), and ``size_bytes_packed`` (binary weights at 1 bit, float
         parameters at 4 bytes).
     """
-    layers = _walk_layers(model)
+    layers = walk_layers(model)
     binary_params = sum(int(np.prod(layer.kernel.shape)) for layer in layers if _is_binary(layer))
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     macs = {"binary": 0, "float": 0}

@@ -1,12 +1,15 @@
 """Binarization variants: which binarizers and bypasses a model's convolutions use.
 
-``bidense`` is the paper's method; ``bnn``, ``dab`` and ``cfb`` are its ablations
+``bidense`` is the paper's method; ``bidense_deployable`` is the same with DAB's scale
+applied after each convolution, so that Larq Compute Engine runs it as a bitpacked binary
+conv exactly (train with it to deploy without approximation); ``bnn``, ``dab`` and ``cfb`` are its ablations
 (plain sign / DAB activations, identity / CFB bypasses); ``fp32`` is the
 full-precision counterpart trained from scratch ("fp32_0").
 """
 
 BINARIZATIONS = {
     "bidense": {"activation_binarizer": "dab", "kernel_binarizer": "scaled_sign", "bypass": "cfb"},
+    "bidense_deployable": {"activation_binarizer": "dab_deployable", "kernel_binarizer": "scaled_sign", "bypass": "cfb"},
     "dab": {"activation_binarizer": "dab", "kernel_binarizer": "scaled_sign", "bypass": "identity"},
     "cfb": {"activation_binarizer": "approx_sign", "kernel_binarizer": "scaled_sign", "bypass": "cfb"},
     "bnn": {"activation_binarizer": "approx_sign", "kernel_binarizer": "scaled_sign", "bypass": "identity"},

@@ -34,8 +34,10 @@ class BiDenseConv2D(keras.layers.Layer):
             (0) or ``"same"`` (``dilation * (k - 1) // 2``, size-preserving at stride 1).
         dilation_rate: int or pair.
         depthwise: one ``(kh, kw)`` filter per channel instead of a full conv.
-        activation_binarizer: ``"dab"``, a quantizer name from
-            :mod:`bidense_keras.quantizers` (e.g. ``"approx_sign"``) or None (float).
+        activation_binarizer: ``"dab"``; ``"dab_deployable"`` (DAB with its scale applied
+            after the convolution, see :meth:`output_scale`, so that a bitpacked binary conv
+            can run it); a quantizer name from :mod:`bidense_keras.quantizers` (e.g.
+            ``"approx_sign"``); or None (float).
         kernel_binarizer: ``"scaled_sign"`` (BiDense), another quantizer
             name, or None (float weights).
         bypass: ``"cfb"`` (any cin -> cout), ``"identity"`` (added only when
@@ -88,7 +90,7 @@ class BiDenseConv2D(keras.layers.Layer):
                 f"padding {self.padding} change it. Use bypass=None."
             )
 
-        if activation_binarizer == "dab":
+        if activation_binarizer in ("dab", "dab_deployable"):
             self.binarizer = DistributionAdaptiveBinarizer(zero_as_positive, name="binarizer")
         else:
             self.binarizer = quantizers.get(activation_binarizer, zero_as_positive=zero_as_positive)
@@ -138,8 +140,39 @@ class BiDenseConv2D(keras.layers.Layer):
             return self.kernel
         return self._kernel_quantizer(self.kernel)
 
+    def fold_kernel_binarizer(self):
+        """Stores the binarized kernel in the kernel variable and drops the binarizer.
+
+        The output does not change (the binarizers are idempotent); the graph then holds
+        the ±scale kernel as a constant, which is what a converter needs to bitpack it.
+        For export only: training after this trains the binary kernel directly.
+        """
+        self.kernel.assign(self.quantized_kernel())
+        self._kernel_quantizer = None
+
+    def output_scale(self, input_scale, kernel):
+        """Per-sample output scale of ``dab_deployable`` from DAB's ``(B, 1, 1, C_in)`` scale.
+
+        Depthwise: the input scale itself, ``(B, 1, 1, C)`` (exactly DAB). Regular conv: one
+        scalar per sample, ``(B, 1, 1, 1)``: the input-channel scales averaged with weights
+        ``sum |W[..., c, :]|`` (each channel's share of the kernel's magnitude), so the
+        deployed graph needs only ``C_in`` extra floats per layer.
+        """
+        if self.depthwise:
+            return input_scale
+        mass = ops.sum(ops.abs(kernel), axis=(0, 1, 3))  # (C_in,)
+        return ops.sum(input_scale * (mass / ops.sum(mass)), axis=-1, keepdims=True)
+
     def call(self, inputs, training=None):
-        activations = inputs if self.binarizer is None else self.binarizer(inputs)
+        kernel = self.quantized_kernel()
+        output_scale = None
+        if self.activation_binarizer == "dab_deployable":
+            activations, input_scale = self.binarizer.signs_and_scale(inputs)
+            output_scale = self.output_scale(input_scale, ops.stop_gradient(kernel))
+        elif self.binarizer is not None:
+            activations = self.binarizer(inputs)
+        else:
+            activations = inputs
         conv = ops.depthwise_conv if self.depthwise else ops.conv
         padding = "valid"
         if self.padding != (0, 0) and self._preserves_size():
@@ -148,12 +181,10 @@ class BiDenseConv2D(keras.layers.Layer):
             pad_h, pad_w = self.padding
             activations = ops.pad(activations, ((0, 0), (pad_h, pad_h), (pad_w, pad_w), (0, 0)))
         outputs = conv(
-            activations,
-            self.quantized_kernel(),
-            strides=self.strides,
-            padding=padding,
-            dilation_rate=self.dilation_rate,
+            activations, kernel, strides=self.strides, padding=padding, dilation_rate=self.dilation_rate
         )
+        if output_scale is not None:
+            outputs = outputs * output_scale
         outputs = self.norm(outputs, training=training)
         if self.bypass == "cfb":
             outputs = outputs + channel_adaptive_bypass(inputs, self.filters)

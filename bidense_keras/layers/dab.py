@@ -2,7 +2,7 @@
 
 import keras
 
-from bidense_keras.quantizers import distribution_adaptive_sign
+from bidense_keras.quantizers import distribution_adaptive_factors, distribution_adaptive_sign
 
 
 @keras.saving.register_keras_serializable(package="bidense_keras")
@@ -35,6 +35,17 @@ class DistributionAdaptiveBinarizer(keras.layers.Layer):
 
     def call(self, inputs):
         return distribution_adaptive_sign(
+            inputs, self.alpha, self.k, self.b, zero_as_positive=self.zero_as_positive
+        )
+
+    def signs_and_scale(self, inputs):
+        """DAB split in its two factors: ``call(x) == scale * signs``.
+
+        Returns:
+            ``signs (B, H, W, C)`` in {-1, 0, 1} (ApproxSign gradient) and
+            ``scale (B, 1, 1, C)`` = ``exp(alpha * (mean_hw|s| - 1))``.
+        """
+        return distribution_adaptive_factors(
             inputs, self.alpha, self.k, self.b, zero_as_positive=self.zero_as_positive
         )
 

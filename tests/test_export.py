@@ -1,0 +1,67 @@
+"""Deployable DAB and the LCE conversion: every non-depthwise binary conv becomes one LceBconv2d."""
+
+import numpy as np
+import pytest
+
+import bidense_keras as bk
+from bidense_keras.layers import BiDenseConv2D
+from tests.test_layers import randomize
+
+
+def paired_layers(**options):
+    x = np.random.default_rng(0).normal(size=(2, 7, 9, 6)).astype(np.float32)
+    exact = BiDenseConv2D(**options)
+    deployable = BiDenseConv2D(activation_binarizer="dab_deployable", **options)
+    exact.build(x.shape)
+    deployable.build(x.shape)
+    randomize(exact)
+    deployable.set_weights(exact.get_weights())
+    return x, exact, deployable
+
+
+def test_deployable_depthwise_is_exactly_dab():
+    x, exact, deployable = paired_layers(kernel_size=3, padding=1, depthwise=True)
+    np.testing.assert_allclose(deployable(x), exact(x), rtol=1e-5, atol=1e-5)
+
+
+def test_deployable_conv_scales_the_output_by_the_weighted_mean_scale():
+    x, exact, deployable = paired_layers(filters=8, kernel_size=3, padding=1, bypass=None)
+    dab = exact.binarizer
+    signs, scale = (np.asarray(t) for t in dab.signs_and_scale(x))
+    kernel = np.asarray(exact.quantized_kernel())
+    mass = np.abs(kernel).sum(axis=(0, 1, 3))
+    per_sample = (scale * mass / mass.sum()).sum(axis=-1, keepdims=True)  # (B, 1, 1, 1)
+    import tensorflow as tf
+
+    conv = tf.nn.conv2d(signs, kernel, 1, "SAME").numpy() * per_sample
+    norm = exact.norm
+    expected = (conv - norm.moving_mean.numpy()) / np.sqrt(norm.moving_variance.numpy() + 1e-5)
+    expected = expected * norm.gamma.numpy() + norm.beta.numpy()
+    np.testing.assert_allclose(deployable(x, training=False), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_folding_the_kernel_binarizer_keeps_the_output():
+    x, exact, _ = paired_layers(filters=8, kernel_size=1, padding=0)
+    before = np.asarray(exact(x))
+    exact.fold_kernel_binarizer()
+    np.testing.assert_allclose(exact(x), before, rtol=1e-6, atol=1e-6)
+    assert exact._kernel_quantizer is None
+
+
+def test_lce_flatbuffer_has_one_bconv_per_binary_conv(tmp_path):
+    from bidense_keras.export import to_tflite
+
+    depths = (1, 1, 1, 1)
+    model = bk.segmentation(dims=(16, 32, 64, 128), depths=depths, features=32, num_classes=5)
+    images = np.random.default_rng(1).uniform(0, 255, (2, 64, 64, 3)).astype(np.float32)
+    report = to_tflite(model, tmp_path / "model.tflite", input_size=(64, 64), sample_images=images)
+    ops = report["ops"]
+    # transitions 3 + two 1x1 per block + PPM 4 branches + bottleneck + 3 laterals
+    # + the shared smooth conv called 3 times + fusion + head upsample conv + head conv
+    binary_convs = 3 + 2 * sum(depths) + 5 + 3 + 3 + 1 + 1 + 1
+    assert ops["LceBconv2d"] == binary_convs
+    assert ops["CONV_2D"] == 2  # the full-precision stem and classifier only
+    assert ops["DEPTHWISE_CONV_2D"] == sum(depths)  # LCE has no binary depthwise kernel
+    assert (tmp_path / "model.tflite").stat().st_size == report["size_bytes"]
+    assert not list(tmp_path.glob(".*partial"))
+    assert report["twin_argmax_agreement"] > 0.99
