@@ -1,6 +1,6 @@
 """bidense_keras: binary neural networks for dense prediction (BiDense) in Keras 3."""
 
-from bidense_keras import layers, quantizers
+from bidense_keras import convert, export, layers, quantizers, weights
 from bidense_keras.backbones import ConvNeXtBackbone
 from bidense_keras.models import UperNet
 from bidense_keras.factory import depth, from_pretrained, list_presets, segmentation
@@ -11,11 +11,14 @@ __version__ = "0.1.0"
 __all__ = [
     "ConvNeXtBackbone",
     "UperNet",
+    "convert",
     "depth",
+    "export",
     "from_pretrained",
     "layers",
     "list_presets",
     "model_stats",
     "quantizers",
     "segmentation",
+    "weights",
 ]

@@ -1,0 +1,32 @@
+"""Every example runs in its small mode."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_finetune_folder(tmp_path):
+    history = load("finetune_folder").main(["--small", "--out", str(tmp_path)])
+    assert np.isfinite(history.history["loss"][-1])
+    assert (tmp_path / "model" / "model.weights.h5").is_file()
+
+
+def test_convert_official(tmp_path, reference_dir):
+    output = load("convert_official").main([str(reference_dir / "upernet_bidense_seg_small.ckpt"),
+                                            "--out", str(tmp_path)])
+    assert output.shape == (96, 128, 21)
+
+
+def test_export_tflite(tmp_path):
+    report = load("export_tflite").main(["--small", "--out", str(tmp_path / "m.tflite")])
+    assert report["ops"]["LceBconv2d"] > 0 and (tmp_path / "m.tflite").is_file()
