@@ -5,25 +5,34 @@ import numpy as np
 from bidense_keras import factory, visualize
 from bidense_keras.datasets import synthetic_rooms
 
+HELD_OUT_SEED = synthetic_rooms.HELD_OUT_SEED_OFFSET + 12345  # not among the training scenes
 
-def run_demo(out_path, preset_segmentation=None, preset_depth=None, height=240, width=320, seed=7):
-    """Renders a synthetic room, predicts segmentation and depth, writes ``input | segmentation | depth``.
 
-    Until published weights exist the models are untrained (random weights), so
-    the picture shows the pipeline, not a trained result; the titles say so.
+def _model(build, preset):
+    """``(model, title suffix)``: the preset's published weights, or untrained weights if none exist."""
+    if factory.get_preset(preset)["weights"] is None:
+        return build(preset), "untrained weights"
+    return build(preset, pretrained=True), preset
+
+
+def run_demo(out_path, height=240, width=320, seed=HELD_OUT_SEED):
+    """Renders a held-out synthetic room, predicts with the default presets, writes ``input | seg | depth``.
+
+    A preset without published weights runs with random weights, and its panel title says so.
 
     Returns:
         ``out_path``.
     """
     image = synthetic_rooms.render(seed, height, width)["image"]
     batch = image[None].astype(np.float32)
-    segmenter = factory.segmentation(preset_segmentation)
-    estimator = factory.depth(preset_depth)
+    segmenter, seg_title = _model(factory.segmentation, factory.DEFAULT_PRESETS["segmentation"])
+    estimator, depth_title = _model(factory.depth, factory.DEFAULT_PRESETS["depth"])
     labels = np.argmax(segmenter.predict(batch, verbose=0)[0], axis=-1)
     depth = estimator.predict(batch, verbose=0)[0, ..., 0]
     figure = visualize.prediction_figure(
         image, labels=labels, depth=depth, max_depth=estimator.max_depth,
-        titles=("synthetic room", "segmentation (untrained weights)", "depth (untrained weights)"),
+        class_names=list(synthetic_rooms.CLASS_NAMES), palette=synthetic_rooms.PALETTE,
+        titles=("synthetic room (held out)", f"segmentation ({seg_title})", f"depth ({depth_title})"),
     )
     figure.savefig(out_path)
     return out_path

@@ -101,7 +101,7 @@ def segmentation(preset=None, *, pretrained=False, weights_path=None, **override
     """A segmentation :class:`~bidense_keras.models.UperNet` by preset name and/or architecture.
 
     Args:
-        preset: preset name (default ``bidense_upernet_convnext_tiny_ade20k``).
+        preset: preset name (default ``bidense_upernet_demo_rooms_seg``).
         pretrained: load the preset's published weights, verified by sha256, from
             ``weights_path``, ``$BIDENSE_KERAS_WEIGHTS``, the repository's ``weights/``
             mirror, or the Hugging Face Hub (in that order).
@@ -121,7 +121,7 @@ def depth(preset=None, *, pretrained=False, weights_path=None, **overrides):
     """A monocular depth :class:`~bidense_keras.models.UperNet` by preset name and/or architecture.
 
     Args:
-        preset: preset name (default ``bidense_upernet_convnext_tiny_nyu``).
+        preset: preset name (default ``bidense_upernet_demo_rooms_depth``).
         pretrained: load the preset's published weights.
         **overrides: as for :func:`segmentation`, with ``max_depth`` instead of ``num_classes``.
 

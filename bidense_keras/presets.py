@@ -15,9 +15,10 @@ DATASETS = {
     "nyu": {"task": "depth", "max_depth": 10.0, "input_size": (416, 544)},
     "kitti": {"task": "depth", "max_depth": 80.0, "input_size": (352, 704)},
 }
+# The defaults are the demo models trained here, the only ones with published weights so far.
 DEFAULT_PRESETS = {
-    "segmentation": "bidense_upernet_convnext_tiny_ade20k",
-    "depth": "bidense_upernet_convnext_tiny_nyu",
+    "segmentation": "bidense_upernet_demo_rooms_seg",
+    "depth": "bidense_upernet_demo_rooms_depth",
 }
 
 
