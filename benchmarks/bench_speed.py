@@ -7,7 +7,7 @@ and spread of ``--repeats`` runs after ``--warmup`` runs, plus the peak resident
 of a process that only runs the train steps (one subprocess per variant).
 
     python benchmarks/bench_speed.py                      # ConvNeXt-T, writes results/speed.json + .md
-    python benchmarks/bench_speed.py --tiny --out /tmp/s.json --max-ratio 3   # the CI guard
+    python benchmarks/bench_speed.py --tiny --out /tmp/s.json --max-ratio 3   # a regression guard
 """
 
 import argparse
@@ -74,9 +74,9 @@ def measure_variant(args, binarization):
     return result
 
 
-def run_worker(args, binarization):
+def run_worker(argv, binarization):
     """Runs one variant in a fresh process (for a clean peak-memory figure) and returns its dict."""
-    command = [sys.executable, __file__, "--worker", binarization, *sys.argv[1:]]
+    command = [sys.executable, __file__, "--worker", binarization, *argv]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -131,6 +131,8 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    """Runs the script with command-line arguments ``argv`` (default: sys.argv)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     if args.worker:
         print(json.dumps(measure_variant(args, args.worker)))
@@ -138,7 +140,7 @@ def main(argv=None):
     import tensorflow as tf
 
     report = {
-        "command": "python benchmarks/bench_speed.py " + " ".join(sys.argv[1:]),
+        "command": "python benchmarks/bench_speed.py " + " ".join(argv),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "worker"},
         "machine": {
             "cpu_count": os.cpu_count(),
@@ -146,7 +148,7 @@ def main(argv=None):
             "tensorflow": tf.__version__,
             "threads": "TensorFlow defaults (intra/inter-op = all cores)",
         },
-        "results": [run_worker(args, variant) for variant in ("bidense", "fp32")],
+        "results": [run_worker(argv, variant) for variant in ("bidense", "fp32")],
     }
     report["ratios"] = ratios(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)

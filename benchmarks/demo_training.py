@@ -114,6 +114,7 @@ def markdown_table(finished):
 
 
 def main(argv=None):
+    """Runs the script with command-line arguments ``argv`` (default: sys.argv)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work-dir", type=Path, default=ROOT / "outputs" / "demo_training")
     parser.add_argument("--only", nargs="*", help="run names, e.g. segmentation_bidense")

@@ -5,6 +5,8 @@ import json
 import sys
 from pathlib import Path
 
+from bidense_keras.files import atomic_path, write_text_atomic
+
 
 def _demo(args):
     from bidense_keras.demo import run_demo
@@ -95,10 +97,9 @@ def _convert(args):
         raise SystemExit(f"error: the output must end with .weights.h5, got {out.name}")
     model = from_official_checkpoint(args.checkpoint, task=args.task, max_depth=args.max_depth)
     config_path = out.with_name(out.name[: -len(".weights.h5")] + ".config.json")
-    partial = out.with_name(out.name + ".partial.weights.h5")
-    model.save_weights(partial)
-    partial.replace(out)
-    config_path.write_text(json.dumps(model.get_config(), indent=2))
+    with atomic_path(out) as partial:
+        model.save_weights(partial)
+    write_text_atomic(config_path, json.dumps(model.get_config(), indent=2))
     print(f"wrote {out} and {config_path}")
 
 
@@ -138,7 +139,7 @@ def _evaluate(args):
     metrics = experiment.evaluate(args.model, args.dataset, args.data_dir, args.batch_size, synthetic=synthetic)
     _print_metrics(metrics)
     if args.out:
-        Path(args.out).write_text(json.dumps(metrics, indent=2) + "\n")
+        write_text_atomic(args.out, json.dumps(metrics, indent=2) + "\n")
         print(f"wrote {args.out}")
 
 
@@ -215,7 +216,7 @@ def build_parser():
     train.add_argument("--dims", type=int, nargs=4)
     train.add_argument("--depths", type=int, nargs=4)
     train.add_argument("--features", type=int)
-    train.add_argument("--binarization", choices=("bidense", "fp32", "bnn", "dab", "cfb"))
+    train.add_argument("--binarization", choices=("bidense", "bidense_deployable", "fp32", "bnn", "dab", "cfb"))
     train.add_argument("--epochs", type=int, default=50)
     train.add_argument("--lr", type=float, default=1e-4)
     train.add_argument("--image-size", type=int, nargs=2, default=(192, 256), metavar=("H", "W"))

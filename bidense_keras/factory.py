@@ -6,7 +6,7 @@ import fnmatch
 from bidense_keras import download
 from bidense_keras.backbones import CONVNEXT_SIZES
 from bidense_keras.models import UperNet
-from bidense_keras.presets import DEFAULT_PRESETS, PRESETS
+from bidense_keras.presets import DEFAULT_PRESETS, PAPER_BASE_PRESETS, PRESETS
 from bidense_keras.weights import load_pretrained
 
 ARCHITECTURE_KEYS = (
@@ -56,7 +56,8 @@ def _architecture(preset, overrides):
 
 
 def _build(task, preset_name, pretrained, weights_path, overrides):
-    preset_name = preset_name or DEFAULT_PRESETS[task]
+    # No preset: the demo model, or, when built by parts, the paper's ConvNeXt-T model as the base.
+    preset_name = preset_name or (PAPER_BASE_PRESETS if overrides else DEFAULT_PRESETS)[task]
     preset = get_preset(preset_name)
     if preset["task"] != task:
         raise ValueError(f"Preset {preset_name!r} is a {preset['task']} model, not {task}.")
@@ -101,7 +102,9 @@ def segmentation(preset=None, *, pretrained=False, weights_path=None, **override
     """A segmentation :class:`~bidense_keras.models.UperNet` by preset name and/or architecture.
 
     Args:
-        preset: preset name (default ``bidense_upernet_demo_rooms_seg``).
+        preset: preset name. Default: ``bidense_upernet_demo_rooms_seg``, or, when
+            architecture arguments are given, ``bidense_upernet_convnext_tiny_ade20k``
+            as the base they change.
         pretrained: load the preset's published weights, verified by sha256, from
             ``weights_path``, ``$BIDENSE_KERAS_WEIGHTS``, the repository's ``weights/``
             mirror, or the Hugging Face Hub (in that order).
@@ -121,7 +124,8 @@ def depth(preset=None, *, pretrained=False, weights_path=None, **overrides):
     """A monocular depth :class:`~bidense_keras.models.UperNet` by preset name and/or architecture.
 
     Args:
-        preset: preset name (default ``bidense_upernet_demo_rooms_depth``).
+        preset: preset name. Default: ``bidense_upernet_demo_rooms_depth``, or, when
+            architecture arguments are given, ``bidense_upernet_convnext_tiny_nyu``.
         pretrained: load the preset's published weights.
         **overrides: as for :func:`segmentation`, with ``max_depth`` instead of ``num_classes``.
 

@@ -9,11 +9,17 @@ size it was designed for, and ``weights``: the pinned Hub files recorded in
 from bidense_keras.backbones import CONVNEXT_SIZES
 from bidense_keras.publish import read_registry
 
+# Logits as in the authors' code: ADE20K 150 classes + 1 zero-weighted, VOC 21 + 1.
 DATASETS = {
     "ade20k": {"task": "segmentation", "num_classes": 151, "input_size": (480, 480)},
     "voc": {"task": "segmentation", "num_classes": 22, "input_size": (480, 480)},
     "nyu": {"task": "depth", "max_depth": 10.0, "input_size": (416, 544)},
     "kitti": {"task": "depth", "max_depth": 80.0, "input_size": (352, 704)},
+}
+# The base of models built by parts (segmentation(backbone=..., num_classes=...)).
+PAPER_BASE_PRESETS = {
+    "segmentation": "bidense_upernet_convnext_tiny_ade20k",
+    "depth": "bidense_upernet_convnext_tiny_nyu",
 }
 # The defaults are the demo models trained here, the only ones with published weights so far.
 DEFAULT_PRESETS = {

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from bidense_keras.download import sha256_of
+from bidense_keras.files import write_text_atomic
 from bidense_keras.weights import read_config
 
 REGISTRY_PATH = Path(__file__).resolve().parent / "published_weights.json"
@@ -50,9 +51,7 @@ def update_registry(folder, revision="main", repo_id=None, path=None):
     }
     registry = read_registry(path)
     registry[folder.name] = entry
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(dict(sorted(registry.items())), indent=2) + "\n")
-    os.replace(partial, path)
+    write_text_atomic(path, json.dumps(dict(sorted(registry.items())), indent=2) + "\n")
     return entry
 
 
@@ -110,9 +109,7 @@ def write_model_card(folder):
         "Rui Yin et al., BiDense: Binarization for Dense Prediction, arXiv:2411.10346, 2024.",
         "",
     ]
-    card = folder / CARD_FILE
-    card.write_text("\n".join(lines))
-    return card
+    return write_text_atomic(folder / CARD_FILE, "\n".join(lines))
 
 
 def push(folder, repo_id=None, token=None):

@@ -5,7 +5,6 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from PIL import Image, ImageDraw
 
 DEPTH_COLORMAP = "magma_r"
 
@@ -33,22 +32,6 @@ def colorize_depth(depth, max_depth, colormap=DEPTH_COLORMAP):
         raise ValueError(f"depth must be (height, width); got shape {depth.shape}.")
     normalized = np.clip(depth / float(max_depth), 0.0, 1.0)
     return (colormaps[colormap](normalized)[..., :3] * 255).astype(np.uint8)
-
-
-def side_by_side(panels, titles=None, gap=8, title_height=18):
-    """Concatenates ``(H, W, 3)`` uint8 panels horizontally with optional titles; returns a PIL image."""
-    height = max(p.shape[0] for p in panels)
-    width = sum(p.shape[1] for p in panels) + gap * (len(panels) - 1)
-    top = title_height if titles else 0
-    canvas = Image.new("RGB", (width, height + top), "white")
-    draw = ImageDraw.Draw(canvas)
-    x = 0
-    for index, panel in enumerate(panels):
-        canvas.paste(Image.fromarray(np.asarray(panel, dtype=np.uint8)), (x, top))
-        if titles:
-            draw.text((x + 4, 3), titles[index], fill="black")
-        x += panel.shape[1] + gap
-    return canvas
 
 
 def prediction_figure(image, labels=None, depth=None, class_names=None, palette=None, max_depth=None,

@@ -7,10 +7,10 @@ model and show its predictions.
 """
 
 import json
-import os
 import warnings
 from pathlib import Path
 
+from bidense_keras.files import atomic_path, write_text_atomic
 from bidense_keras.models import UperNet
 
 CONFIG_FILE = "config.json"
@@ -36,14 +36,10 @@ def save_pretrained(model, directory, **metadata):
     leaves no half-written file behind.
     """
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     config = {"format": FORMAT, "task": model.task, "architecture": architecture_of(model), **metadata}
-    partial_weights = directory / f".{WEIGHTS_FILE}.partial.weights.h5"
-    model.save_weights(partial_weights)
-    os.replace(partial_weights, directory / WEIGHTS_FILE)
-    partial_config = directory / f".{CONFIG_FILE}.partial"
-    partial_config.write_text(json.dumps(config, indent=2, default=list) + "\n")
-    os.replace(partial_config, directory / CONFIG_FILE)
+    with atomic_path(directory / WEIGHTS_FILE) as partial_weights:
+        model.save_weights(partial_weights)
+    write_text_atomic(directory / CONFIG_FILE, json.dumps(config, indent=2, default=list) + "\n")
     return directory
 
 

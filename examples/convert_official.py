@@ -1,7 +1,7 @@
 """Convert an official BiDense checkpoint (Lightning .ckpt, .pth/.pt or .npz) and predict with it.
 
     python examples/convert_official.py path/to/upernet_bidense.ckpt --out converted
-    python examples/convert_official.py --small     # the authors' small reference model (CI)
+    python examples/convert_official.py             # the authors' small reference model
 
 The checkpoint is read without running pickled code; the architecture (dims, depths,
 features, classes) is inferred from its tensors.
@@ -19,12 +19,12 @@ REFERENCE = Path(__file__).resolve().parents[2] / "shared/fixtures/reference/upe
 
 
 def main(argv=None):
+    """Runs the script with command-line arguments ``argv`` (default: sys.argv)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", nargs="?", type=Path, default=REFERENCE)
     parser.add_argument("--task", choices=("segmentation", "depth"))
     parser.add_argument("--max-depth", type=float, default=10.0)
     parser.add_argument("--out", type=Path, default=Path("converted"))
-    parser.add_argument("--small", action="store_true", help="use the small reference checkpoint")
     args = parser.parse_args(argv)
 
     model = bk.convert.from_official_checkpoint(args.checkpoint, task=args.task, max_depth=args.max_depth)

@@ -15,6 +15,7 @@ from bidense_keras.export import to_tflite
 
 
 def main(argv=None):
+    """Runs the script with command-line arguments ``argv`` (default: sys.argv)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, help="model folder (default: an untrained demo-size model)")
     parser.add_argument("--size", type=int, nargs=2, default=(240, 320))

@@ -3,7 +3,7 @@
 The folder holds `images/<name>.jpg|png` and `masks/<name>.png` (class ids per pixel,
 255 = ignore). Without --data, a small folder of synthetic rooms is written first.
 
-    python examples/finetune_folder.py --data my_folder --num-classes 9 --epochs 10
+    python examples/finetune_folder.py --data my_folder --model weights/bidense_upernet_demo_rooms_seg
     python examples/finetune_folder.py --small          # a seconds-long run (CI)
 """
 
@@ -17,6 +17,7 @@ from PIL import Image
 
 import bidense_keras as bk
 from bidense_keras.datasets import synthetic_rooms
+from bidense_keras.presets import PRESETS
 from bidense_keras.train import MeanIoU, SegmentationCrossEntropy
 from bidense_keras.train.schedules import OneCycle
 
@@ -48,9 +49,11 @@ def folder_dataset(folder, size, batch_size):
 
 
 def main(argv=None):
+    """Runs the script with command-line arguments ``argv`` (default: sys.argv)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, help="folder with images/ and masks/")
-    parser.add_argument("--num-classes", type=int, default=synthetic_rooms.NUM_CLASSES)
+    parser.add_argument("--model", help="model folder or hf://owner/repo to start from (default: the demo preset)")
+    parser.add_argument("--num-classes", type=int, default=synthetic_rooms.NUM_CLASSES, help="for a new model")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--out", type=Path, default=Path("finetuned"))
     parser.add_argument("--small", action="store_true", help="tiny model, data and run")
@@ -60,15 +63,20 @@ def main(argv=None):
     data = args.data or args.out / "data"
     if args.data is None:
         write_synthetic_folder(data, count, size)
-    architecture = {"dims": (16, 32, 64, 128), "depths": (1, 1, 1, 1), "features": 32} if args.small else {}
-    model = bk.segmentation(num_classes=args.num_classes, **architecture)
+    if args.model:
+        model = bk.from_pretrained(args.model)
+    elif args.small:  # a tiny new model, so the CI run takes seconds
+        model = bk.segmentation(dims=(16, 32, 64, 128), depths=(1, 1, 1, 1), features=32, num_classes=args.num_classes)
+    else:
+        preset = "bidense_upernet_demo_rooms_seg"
+        model = bk.segmentation(preset, pretrained=PRESETS[preset]["weights"] is not None)
     dataset = folder_dataset(data, size, batch)
     epochs = 1 if args.small else args.epochs
     steps = epochs * len(dataset)
     model.compile(
         optimizer=keras.optimizers.AdamW(OneCycle(1e-3, max(steps, 2))),
         loss=SegmentationCrossEntropy(),
-        metrics=[MeanIoU(args.num_classes)],
+        metrics=[MeanIoU(model.num_classes)],
     )
     history = model.fit(dataset, epochs=epochs, verbose=2)
     bk.weights.save_pretrained(model, args.out / "model", input_size=list(size))

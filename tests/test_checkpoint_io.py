@@ -2,6 +2,7 @@ import pickle
 import zipfile
 
 import numpy as np
+import pytest
 
 from bidense_keras.convert import load_state_dict, strip_prefix
 
@@ -20,10 +21,8 @@ def test_pickled_code_is_not_executed(tmp_path, monkeypatch):
     path = tmp_path / "evil.ckpt"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("evil/data.pkl", pickle.dumps({"state_dict": {"w": Exploit()}}, protocol=2))
-    try:
+    with pytest.raises(ValueError, match="holds no state dict"):  # unpickled to an inert placeholder
         load_state_dict(path)
-    except ValueError:
-        pass  # no tensors: rejected, which is fine
     assert not (tmp_path / "EXPLOITED").exists()
 
 
@@ -50,3 +49,15 @@ def test_infer_architecture_of_both_fixtures(reference_dir):
     depth_state = strip_prefix(load_state_dict(reference_dir / "upernet_bidense_depth_small.state_dict.npz"))
     assert infer_architecture(depth_state, max_depth=80.0)["max_depth"] == 80.0
     assert infer_architecture(depth_state)["task"] == "depth"
+
+
+def test_a_tensor_that_overruns_its_storage_is_a_clear_error():
+    from bidense_keras.convert.checkpoint_io import CheckpointError, _rebuild_tensor
+
+    storage = np.zeros(4, np.float32)
+    with pytest.raises(CheckpointError, match="does not fit its storage"):
+        _rebuild_tensor(storage, 0, (10,), (1,))
+    with pytest.raises(CheckpointError, match="does not fit its storage"):
+        _rebuild_tensor(storage, 2, (2, 2), (2, 1))
+    np.testing.assert_array_equal(_rebuild_tensor(np.arange(6, dtype=np.float32), 1, (2, 2), (1, 2)),
+                                  [[1, 3], [2, 4]])

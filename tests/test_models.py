@@ -114,3 +114,11 @@ def test_stats_macs_of_a_single_conv_model():
     head = 64 * 64 * 21 * 32
     assert stats["float_macs"] == stem + head
     assert stats["binary_macs"] > 0
+
+
+def test_building_by_parts_starts_from_the_paper_model():
+    model = bk.segmentation(num_classes=21)
+    assert (model.dims, model.depths, model.features) == ((96, 192, 384, 768), (3, 3, 9, 3), 256)
+    small = bk.segmentation(backbone="convnext_small", num_classes=21)
+    assert small.depths == (3, 3, 27, 3) and small.features == 256
+    assert bk.segmentation().features == 64  # no arguments: the demo preset

@@ -25,6 +25,7 @@ def case(request, reference_dir):
 def assert_close(actual, reference, label):
     tolerance = 1e-4 * max(1.0, float(np.abs(reference).max()))
     error = float(np.abs(actual - reference).max())
+    print(f"{label}: max abs error {error:.2e} (bound {tolerance:.2e})")
     assert error <= tolerance, f"{label}: max abs error {error:.3g} > {tolerance:.3g}"
 
 

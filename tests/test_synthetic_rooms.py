@@ -180,3 +180,10 @@ def test_prepare_splits_writes_disjoint_splits_once_and_rewrites_on_change(tmp_p
     assert len(list((images / "training").iterdir())) == 2  # stale samples removed
     assert rooms.prepare_splits(tmp_path / "d", "depth", 2, 1, height=48, width=64) == "nyu"
     assert (tmp_path / "d" / "nyudepthv2_test_files_with_gt.txt").read_text().count("\n") == 1
+
+
+def test_prepare_split_without_overwrite_refuses_other_settings(tmp_path):
+    rooms.prepare_split(tmp_path, "depth", "val", 1, seed=0, height=48, width=64)
+    with pytest.raises(ValueError, match="already holds a val split"):
+        rooms.prepare_split(tmp_path, "depth", "val", 1, seed=3, height=48, width=64, overwrite=False)
+    assert rooms.prepare_split(tmp_path, "depth", "val", 1, seed=0, height=48, width=64, overwrite=False) == "nyu"

@@ -39,3 +39,22 @@ def test_evaluate_rejects_a_dataset_of_the_other_task(tmp_path):
         dataset_info("nyu", "segmentation")
     with pytest.raises(ValueError, match="Unknown dataset 'coco'"):
         dataset_info("coco", "segmentation")
+
+
+def test_native_size_evaluation_of_images_of_different_sizes(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    import bidense_keras as bk
+    from bidense_keras.train import experiment
+
+    base = tmp_path / "ADEChallengeData2016"
+    for index, (height, width) in enumerate(((40, 56), (48, 40))):
+        for kind, array in (("images", np.full((height, width, 3), 100, np.uint8)),
+                            ("annotations", np.full((height, width), 2, np.uint8))):
+            folder = base / kind / "validation"
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(array).save(folder / f"ADE_val_{index:08d}.{'jpg' if kind == 'images' else 'png'}")
+    model = bk.segmentation(dims=(16, 32, 64, 128), depths=(1, 1, 1, 1), features=32, num_classes=150)
+    metrics = experiment.evaluate(model, "ade20k", tmp_path, batch_size=8)
+    assert 0.0 <= metrics["pixAcc"] <= 1.0 and len(metrics["IoU"]) == 150

@@ -25,16 +25,6 @@ def test_colorize_depth_orders_near_and_far():
     assert colours[0, 0].sum() > colours[0, 1].sum()  # magma_r: near is bright, far is dark
 
 
-def test_side_by_side_places_panels_and_titles():
-    red = np.zeros((10, 20, 3), np.uint8)
-    red[..., 0] = 255
-    canvas = np.asarray(visualize.side_by_side([red, red], titles=["a", "b"], gap=4, title_height=18))
-    assert canvas.shape == (28, 44, 3)
-    np.testing.assert_array_equal(canvas[18:, 24:], np.broadcast_to(red, (10, 20, 3)))
-    np.testing.assert_array_equal(canvas[20, 22], [255, 255, 255])  # the gap
-    assert (canvas[:18] < 128).any()  # title text drawn above the panels
-
-
 def test_prediction_figure_has_a_legend_and_a_scale_bar(tmp_path):
     image = np.full((24, 32, 3), 128, np.uint8)
     labels = np.zeros((24, 32), int)

@@ -41,6 +41,15 @@ class OpaqueObject:
 
 
 def _rebuild_tensor(storage, offset, size, stride, *_):
+    size, stride = tuple(size), tuple(stride)
+    last = offset + sum((n - 1) * s for n, s in zip(size, stride))
+    if offset < 0 or min(size + stride, default=0) < 0 or len(size) != len(stride) or (
+        all(size) and last >= len(storage)
+    ):
+        raise CheckpointError(
+            f"Tensor of size {size}, stride {stride}, offset {offset} does not fit its storage "
+            f"of {len(storage)} elements: the checkpoint is corrupt."
+        )
     itemsize = storage.dtype.itemsize
     view = np.lib.stride_tricks.as_strided(
         storage[offset:], shape=tuple(size), strides=tuple(s * itemsize for s in stride)
@@ -81,13 +90,13 @@ class _TensorUnpickler(pickle.Unpickler):
 
 def _read_torch_zip(path):
     try:
-        archive = zipfile.ZipFile(path)
-        pickles = [name for name in archive.namelist() if name.endswith("/data.pkl")]
-        if len(pickles) != 1:
-            raise CheckpointError(f"{path} is a zip file but not a PyTorch checkpoint (no data.pkl).")
-        prefix = pickles[0][: -len("/data.pkl")]
-        with archive.open(pickles[0]) as handle:
-            return _TensorUnpickler(handle, archive, prefix).load()
+        with zipfile.ZipFile(path) as archive:
+            pickles = [name for name in archive.namelist() if name.endswith("/data.pkl")]
+            if len(pickles) != 1:
+                raise CheckpointError(f"{path} is a zip file but not a PyTorch checkpoint (no data.pkl).")
+            prefix = pickles[0][: -len("/data.pkl")]
+            with archive.open(pickles[0]) as handle:
+                return _TensorUnpickler(handle, archive, prefix).load()
     except (zipfile.BadZipFile, EOFError, pickle.UnpicklingError, zipfile.LargeZipFile) as error:
         raise CheckpointError(f"{path} is truncated or corrupt: {error}") from error
     except OSError as error:

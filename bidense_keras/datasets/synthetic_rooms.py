@@ -28,7 +28,6 @@ So 10,000 samples take about 7 minutes on one core; ``export(..., workers=2)`` s
 import functools
 import json
 import multiprocessing
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -37,6 +36,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 from PIL import Image
+
+from bidense_keras.files import atomic_path, write_text_atomic
 
 CLASS_NAMES = ("wall", "floor", "ceiling", "window", "door", "cabinet", "table", "sphere", "cylinder")
 PALETTE = np.array(
@@ -604,7 +605,7 @@ def export(directory, num_samples, layout="ade20k", split=None, seed=0, height=2
     else:
         lines = [_write_sample(job) for job in jobs]
     if layout == "nyu":
-        _write_text_atomic(root / f"nyudepthv2_{split}_files_with_gt.txt", "".join(lines))
+        write_text_atomic(root / f"nyudepthv2_{split}_files_with_gt.txt", "".join(lines))
     return root
 
 
@@ -625,11 +626,13 @@ def prepare_splits(directory, task, train_samples, val_samples, seed=0, height=2
     return prepare_split(directory, task, "val", val_samples, seed, height, width, workers)
 
 
-def prepare_split(directory, task, split, num_samples, seed=0, height=240, width=320, workers=1):
+def prepare_split(directory, task, split, num_samples, seed=0, height=240, width=320, workers=1,
+                  overwrite=True):
     """Exports one split (``"train"``, or ``"val"`` = held out) unless the same one is already there.
 
-    The held-out split is rendered from ``seed + HELD_OUT_SEED_OFFSET``; a split written
-    with other settings is deleted and written again.
+    The held-out split is rendered from ``seed + HELD_OUT_SEED_OFFSET``. A split written
+    with other settings is deleted and written again, or, with ``overwrite=False``, is an
+    error (so an evaluation never silently replaces the data a model was measured on).
 
     Returns:
         The layout name, ``"ade20k"`` or ``"nyu"``.
@@ -639,11 +642,15 @@ def prepare_split(directory, task, split, num_samples, seed=0, height=240, width
     root = Path(directory)
     marker = root / f".synthetic_rooms-{layout}-{layout_split}.json"
     wanted = {"samples": num_samples, "seed": split_seed, "height": height, "width": width}
-    if not (marker.exists() and json.loads(marker.read_text()) == wanted):
+    found = json.loads(marker.read_text()) if marker.exists() else None
+    if found is not None and found != wanted and not overwrite:
+        raise ValueError(f"{root} already holds a {split} split made with {found}, not {wanted}; "
+                         "use the same settings or another --data-dir.")
+    if found != wanted:
         marker.unlink(missing_ok=True)
         _remove_split(root, layout, layout_split)
         export(root, num_samples, layout, layout_split, split_seed, height, width, workers)
-        _write_text_atomic(marker, json.dumps(wanted))
+        write_text_atomic(marker, json.dumps(wanted))
     return layout
 
 
@@ -677,31 +684,10 @@ def _write_sample(job):
     return f"{rgb} {depth} {sample['intrinsics'][0]:.4f}\n"
 
 
-def _temporary(path):
-    """Hidden, process-specific temporary name next to `path`."""
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
 def _save_atomic(image, path, image_format, **params):
     """Save a PIL image to `path` through a temporary file in the same directory."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _temporary(path)
-    try:
+    with atomic_path(path) as temporary:
         image.save(temporary, format=image_format, **params)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def _write_text_atomic(path, text):
-    """Write `text` to `path` through a temporary file in the same directory."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _temporary(path)
-    try:
-        temporary.write_text(text)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def _benchmark(num_samples=200, height=240, width=320):

@@ -15,12 +15,11 @@ binary depthwise kernel); BatchNorm, CFB and the decoder's resampling are plain 
 """
 
 import collections
-import os
 import tempfile
-from pathlib import Path
 
 import numpy as np
 
+from bidense_keras.files import write_bytes_atomic
 from bidense_keras.layers import BiDenseConv2D
 from bidense_keras.models import UperNet, walk_layers
 
@@ -97,10 +96,7 @@ def to_tflite(model, path, input_size=None, sample_images=None):
     with tempfile.TemporaryDirectory() as saved_model:
         twin.export(saved_model, format="tf_saved_model", verbose=False)
         flatbuffer = lce.convert_saved_model(saved_model)
-    path = Path(path)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(flatbuffer)
-    os.replace(partial, path)
+    path = write_bytes_atomic(path, flatbuffer)
     report = {"path": str(path), "size_bytes": len(flatbuffer), "ops": op_counts(flatbuffer)}
     if sample_images is not None:
         report.update(twin_error(model, twin, sample_images))

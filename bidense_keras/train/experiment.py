@@ -12,6 +12,7 @@ import keras
 
 from bidense_keras import factory, visualize
 from bidense_keras.datasets import loaders, synthetic_rooms
+from bidense_keras.files import write_text_atomic
 from bidense_keras.train import recipe
 from bidense_keras.weights import load_pretrained, save_pretrained
 
@@ -83,7 +84,7 @@ def train(task, dataset, data_dir, output_dir, epochs, batch_size, lr, image_siz
     save_pretrained(model, output_dir / "model", dataset=dataset, input_size=list(image_size), **metadata)
     metrics = evaluate(model, dataset, data_dir, batch_size=batch_size)
     metrics["train_seconds"] = round(seconds, 1)
-    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_text_atomic(output_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     return metrics
 
 
@@ -99,6 +100,8 @@ def evaluate(model, dataset, data_dir, batch_size=1, image_size=None, synthetic=
     if dataset == "synthetic_rooms" and synthetic is not None:
         options = {"val_samples": 200, "height": 240, "width": 320, "seed": 0, **synthetic}
         synthetic_rooms.prepare_split(data_dir, model.task, "val", options["val_samples"], options["seed"],
-                                      options["height"], options["width"])
+                                      options["height"], options["width"], overwrite=False)
+    if image_size is None and dataset != "synthetic_rooms":
+        batch_size = 1  # real images differ in size; native-size evaluation goes one by one
     data = loaders.load_dataset(info["loader"], data_dir, "val", image_size, batch_size)
     return recipe.evaluate(model, data, crop=info["crop"])

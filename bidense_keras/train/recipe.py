@@ -19,13 +19,6 @@ from bidense_keras.train.metrics import (
 )
 from bidense_keras.train.schedules import OneCycle
 
-# Paper settings (SPEC 7); batch sizes are per run, image sizes are training crops (height, width).
-PAPER_RECIPES = {
-    "ade20k": {"lr": 1e-4, "batch_size": 32, "image_size": (480, 480), "epochs": 50},
-    "voc": {"lr": 1e-4, "batch_size": 32, "image_size": (480, 480), "epochs": 200},
-    "nyu": {"lr": 6e-5, "batch_size": 16, "image_size": (416, 544), "epochs": 50},
-    "kitti": {"lr": 1e-4, "batch_size": 64, "image_size": (352, 704), "epochs": 50},
-}
 EVAL_CROPS = {"nyu": "eigen", "kitti": "garg"}
 
 

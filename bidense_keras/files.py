@@ -1,0 +1,36 @@
+"""Writing files so that an interrupted write never leaves a half-written file behind."""
+
+import contextlib
+import os
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yields a temporary path beside ``path``; on success it replaces ``path``, on error it is removed.
+
+    The temporary name keeps ``path``'s suffixes (Keras checks ``.weights.h5``) and is hidden
+    and process-specific, so concurrent writers never share it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{os.getpid()}.partial.{path.name}")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_text_atomic(path, text):
+    """Writes ``text`` to ``path`` through :func:`atomic_path`; returns ``path``."""
+    with atomic_path(path) as temporary:
+        temporary.write_text(text)
+    return Path(path)
+
+
+def write_bytes_atomic(path, data):
+    """Writes ``data`` to ``path`` through :func:`atomic_path`; returns ``path``."""
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(data)
+    return Path(path)
