@@ -37,6 +37,11 @@ def save_pretrained(model, directory, **metadata):
     """
     directory = Path(directory)
     config = {"format": FORMAT, "task": model.task, "architecture": architecture_of(model), **metadata}
+    if getattr(model, "optimizer", None) is not None:
+        # save_weights would also store the optimizer's state (twice the model's size): save a clean copy.
+        clean = UperNet.from_config(model.get_config())
+        clean.set_weights(model.get_weights())
+        model = clean
     with atomic_path(directory / WEIGHTS_FILE) as partial_weights:
         model.save_weights(partial_weights)
     write_text_atomic(directory / CONFIG_FILE, json.dumps(config, indent=2, default=list) + "\n")

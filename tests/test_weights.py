@@ -44,3 +44,16 @@ def test_missing_or_foreign_config(tmp_path):
     (tmp_path / "config.json").write_text('{"model_type": "bert"}')
     with pytest.raises(ValueError, match="not a bidense_keras model config"):
         read_config(tmp_path)
+
+
+def test_a_trained_model_is_saved_without_its_optimizer_state(tmp_path):
+    import h5py
+
+    model = bk.depth(**SMALL, max_depth=10.0)
+    model.compile(optimizer="adam", loss="mae")
+    images = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    model.fit(images, np.ones((2, 32, 32, 1), "float32"), epochs=1, verbose=0)
+    save_pretrained(model, tmp_path)
+    with h5py.File(tmp_path / "model.weights.h5") as weights:
+        assert "optimizer" not in weights
+    np.testing.assert_array_equal(load_pretrained(tmp_path).predict(images, verbose=0), model.predict(images, verbose=0))
