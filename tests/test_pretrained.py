@@ -55,3 +55,42 @@ def test_from_pretrained_reads_a_local_folder(published):
     loaded = bk.from_pretrained(folder)
     assert loaded.get_config()["num_classes"] == 4
     np.testing.assert_array_equal(loaded.get_weights()[0], model.get_weights()[0])
+
+
+def test_published_preset_downloads_from_a_local_hub_then_works_offline(tmp_path, monkeypatch):
+    """segmentation(pretrained=True) with the weights/ mirror hidden: download, verify, cache, offline."""
+    import socket
+    from pathlib import Path
+
+    from huggingface_hub import constants
+
+    from tests.hub_server import HubServer
+
+    preset = presets.DEFAULT_PRESETS["segmentation"]
+    weights = presets.PRESETS[preset]["weights"]
+    assert weights is not None, "the default segmentation preset has published weights"
+    folder = Path(__file__).resolve().parents[1] / "weights" / preset
+    files = {name: (folder / name).read_bytes() for name in weights["files"]}
+    server = HubServer({(weights["repo_id"], "1" * 40): files}).start()
+    lookup = socket.getaddrinfo
+
+    def local_only(host, *args, **kwargs):
+        assert host in ("127.0.0.1", "localhost"), f"lookup of {host}"
+        return lookup(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", local_only)
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(download, "DEFAULT_MIRROR", tmp_path / "no-mirror")
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    monkeypatch.delenv("BIDENSE_KERAS_WEIGHTS", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    try:
+        downloaded = bk.segmentation(pretrained=True)
+        assert server.count("GET") >= len(files)
+    finally:
+        server.stop()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cached = bk.segmentation(pretrained=True)
+    images = np.random.default_rng(0).uniform(0, 255, (1, 64, 96, 3)).astype("float32")
+    np.testing.assert_array_equal(cached.predict(images, verbose=0), downloaded.predict(images, verbose=0))
