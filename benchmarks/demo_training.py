@@ -103,12 +103,13 @@ def markdown_table(finished):
     for binarization in ("fp32", "bidense", "bnn"):
         seg = finished.get(f"segmentation_{binarization}", {})
         dep = finished.get(f"depth_{binarization}", {})
-        minutes = sum(m.get("train_seconds", 0) for m in (seg, dep)) / 60
+        seconds = [m["train_seconds"] for m in (seg, dep) if "train_seconds" in m]
+        minutes = f"{sum(seconds) / 60:.0f} min" if seconds else "—"
         params = seg.get("binary_params", dep.get("binary_params"))
         params = "—" if params is None else f"{params:,}"
         lines.append(
             f"| {binarization} | {_cell(seg, 'mIoU', 100, 2)} | {_cell(seg, 'pixAcc', 100, 2)} "
-            f"| {_cell(dep, 'd1')} | {_cell(dep, 'abs_rel')} | {_cell(dep, 'rmse')} | {params} | {minutes:.0f} min |"
+            f"| {_cell(dep, 'd1')} | {_cell(dep, 'abs_rel')} | {_cell(dep, 'rmse')} | {params} | {minutes} |"
         )
     return "\n".join(lines) + "\n"
 
