@@ -78,7 +78,7 @@ def main(argv=None):
         loss=SegmentationCrossEntropy(),
         metrics=[MeanIoU(model.num_classes)],
     )
-    history = model.fit(dataset, epochs=epochs, verbose=2)
+    history = model.fit(dataset, epochs=epochs, shuffle=False, verbose=2)  # the dataset shuffles itself
     bk.weights.save_pretrained(model, args.out / "model", input_size=list(size))
     print(f"final loss {history.history['loss'][-1]:.4f}; model folder: {args.out / 'model'}")
     return history
