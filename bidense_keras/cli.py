@@ -91,11 +91,13 @@ def _presets(args):
 
 def _convert(args):
     from bidense_keras.convert import from_official_checkpoint
+    from bidense_keras.weights import save_pretrained
 
     out = Path(args.output)
-    if not out.name.endswith(".weights.h5"):
-        raise SystemExit(f"error: the output must end with .weights.h5, got {out.name}")
     model = from_official_checkpoint(args.checkpoint, task=args.task, max_depth=args.max_depth)
+    if not out.name.endswith(".weights.h5"):  # a model folder, as predict/export/evaluate take
+        print(f"wrote model folder {save_pretrained(model, out, source=str(args.checkpoint))}")
+        return
     config_path = out.with_name(out.name[: -len(".weights.h5")] + ".config.json")
     with atomic_path(out) as partial:
         model.save_weights(partial)
@@ -202,7 +204,8 @@ def build_parser():
 
     convert = commands.add_parser("convert", help="official BiDense checkpoint -> Keras weights")
     convert.add_argument("checkpoint", help=".ckpt, .pth/.pt or .npz")
-    convert.add_argument("output", help="OUT.weights.h5 (OUT.config.json is written beside it)")
+    convert.add_argument("output", help="a model folder (config.json + model.weights.h5), or OUT.weights.h5 "
+                         "(OUT.config.json is written beside it)")
     convert.add_argument("--task", choices=("segmentation", "depth"))
     convert.add_argument("--max-depth", type=float, default=10.0)
     convert.set_defaults(run=_convert)
