@@ -20,11 +20,30 @@ RESULTS = ROOT / "benchmarks" / "results"
 DEMO_ARCHITECTURE = {"dims": (32, 64, 128, 256), "depths": (1, 1, 3, 1), "features": 64}
 DEMO_RECIPE = {"epochs": 5, "batch_size": 8, "lr": 1e-3, "image_size": (192, 256), "seed": 0}
 SYNTHETIC = {"train_samples": 2000, "val_samples": 200, "height": 240, "width": 320}
-RUNS = [(task, binarization) for binarization in ("bidense", "fp32", "bnn") for task in ("segmentation", "depth")]
+# Training order: the published bidense models first, then the segmentation comparison, then depth's.
+RUNS = [
+    ("segmentation", "bidense"), ("depth", "bidense"), ("segmentation", "fp32"), ("segmentation", "bnn"),
+    ("depth", "fp32"), ("depth", "bnn"),
+]
+
+
+def reported_runs():
+    """Runs of the committed report made with the current settings (their run folders may be gone)."""
+    path = RESULTS / "demo_training.json"
+    if not path.exists():
+        return {}
+    report = json.loads(path.read_text())
+    settings = json.loads(json.dumps({"architecture": DEMO_ARCHITECTURE, "recipe": DEMO_RECIPE,
+                                      "synthetic_rooms": SYNTHETIC}))
+    if any(report.get(key) != value for key, value in settings.items()):
+        return {}
+    return report.get("runs", {})
 
 
 def run_all(work_dir, only=None, train=True):
     """Trains each missing run (of ``only``, default all, unless ``train`` is False).
+
+    A run is finished when its ``metrics.json`` exists or the committed report already has it.
 
     Returns:
         ``{run name: metrics}`` of every finished run.
@@ -33,12 +52,12 @@ def run_all(work_dir, only=None, train=True):
     from bidense_keras.train import experiment
     from bidense_keras.weights import load_pretrained
 
-    finished = {}
+    finished = reported_runs()
     for task, binarization in RUNS:
         name = f"{task}_{binarization}"
         run_dir = Path(work_dir) / "runs" / name
         metrics_path = run_dir / "metrics.json"
-        if train and not metrics_path.exists() and (not only or name in only):
+        if train and name not in finished and not metrics_path.exists() and (not only or name in only):
             print(f"== training {name}", flush=True)
             metrics = experiment.train(
                 task, "synthetic_rooms", Path(work_dir) / "data" / task, run_dir,
@@ -61,13 +80,16 @@ PRESET_OF_RUN = {
 
 
 def publish(work_dir, finished):
-    """Copies each finished run that has a preset into ``weights/<preset>/`` with card and registry entry."""
+    """Copies each finished run that has a preset into ``weights/<preset>/`` with card and registry entry.
+
+    Runs known only from the committed report (no run folder) keep their published folder.
+    """
     import shutil
 
     from bidense_keras.publish import update_registry, write_model_card
 
     for run, preset in PRESET_OF_RUN.items():
-        if run not in finished:
+        if run not in finished or not (Path(work_dir) / "runs" / run / "model").is_dir():
             continue
         target = ROOT / "weights" / preset
         shutil.rmtree(target, ignore_errors=True)

@@ -133,8 +133,9 @@ class MeanIoU(keras.metrics.Metric):
         kept = ops.not_equal(labels, self.ignore_index)
         weights = _pixel_weights(kept, sample_weight)
         cells = ops.where(kept, labels, 0) * self.num_classes + predicted
-        counts = ops.bincount(ops.reshape(cells, (-1,)), weights=ops.reshape(weights, (-1,)),
-                              minlength=self.num_classes**2)
+        # segment_sum, not bincount: it compiles under XLA (jit_compile=True).
+        counts = ops.segment_sum(ops.reshape(weights, (-1,)), ops.reshape(cells, (-1,)),
+                                 num_segments=self.num_classes**2)
         self.confusion.assign_add(ops.reshape(ops.cast(counts, "float64"), (self.num_classes, self.num_classes)))
 
     def result(self):
