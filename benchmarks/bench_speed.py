@@ -1,12 +1,13 @@
 """Speed of the binary simulation against its full-precision twin (issue: fast binary simulation).
 
-Measures, for UperNet with ``binarization="bidense"`` and ``"fp32"`` in the same process:
-inference latency (batch 1) at each ``--sizes`` and the training-step time (batch
-``--batch`` at ``--train-size``: forward + backward + AdamW update), each as the median
-and spread of ``--repeats`` runs after ``--warmup`` runs, plus the peak resident memory
-of a process that only runs the train steps (one subprocess per variant).
+Measures, for UperNet with ``binarization="fp32"`` and each of ``--variants`` (default
+``bidense``), one fresh subprocess per variant: the training-step time (batch ``--batch``
+at ``--train-size``: forward + backward + AdamW update) and the process's peak resident
+memory after it, then inference latency (batch 1) at each ``--sizes``; each time is the
+median and spread of ``--repeats`` runs after ``--warmup`` runs. Ratios are to fp32.
 
     python benchmarks/bench_speed.py                      # ConvNeXt-T, writes results/speed.json + .md
+    python benchmarks/bench_speed.py --variants bidense bnn dab cfb   # where the cost goes (ablation)
     python benchmarks/bench_speed.py --tiny --out /tmp/s.json --max-ratio 3   # a regression guard
 """
 
@@ -22,6 +23,7 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+VARIANTS = ("fp32", "bidense", "bnn", "dab", "cfb", "bidense_deployable")
 TINY = {"dims": (32, 64, 128, 256), "depths": (1, 1, 1, 1), "features": 64}
 
 
@@ -57,10 +59,6 @@ def measure_variant(args, binarization):
     keras.utils.set_random_seed(0)
     model = _build(args, binarization)
     result = {"binarization": binarization, "inference": {}}
-    infer = tf.function(lambda x: model(x, training=False), jit_compile=args.jit)
-    for size in args.sizes:
-        images = tf.constant(np.random.default_rng(0).uniform(0, 255, (1, size, size, 3)), tf.float32)
-        result["inference"][str(size)] = _timings(lambda: infer(images).numpy(), args.warmup, args.repeats)
     size = args.train_size
     images = np.random.default_rng(1).uniform(0, 255, (args.batch, size, size, 3)).astype("float32")
     labels = np.random.default_rng(2).integers(0, 151, (args.batch, size, size))
@@ -70,7 +68,11 @@ def measure_variant(args, binarization):
         jit_compile=args.jit,
     )
     result["train_step"] = _timings(lambda: model.train_on_batch(images, labels), args.warmup, args.repeats)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before inference runs
+    infer = tf.function(lambda x: model(x, training=False), jit_compile=args.jit)
+    for size in args.sizes:
+        images = tf.constant(np.random.default_rng(0).uniform(0, 255, (1, size, size, 3)), tf.float32)
+        result["inference"][str(size)] = _timings(lambda: infer(images).numpy(), args.warmup, args.repeats)
     return result
 
 
@@ -81,37 +83,46 @@ def run_worker(argv, binarization):
     return json.loads(output.strip().splitlines()[-1])
 
 
+def _median(result, measurement):
+    """Median seconds of ``measurement`` ("train_step" or an inference size) in one variant's result."""
+    timing = result["train_step"] if measurement == "train_step" else result["inference"][measurement]
+    return timing["median_s"]
+
+
+def _measurements(report):
+    sizes = list(report["results"][0]["inference"])
+    return [*sizes, "train_step"]
+
+
 def markdown_table(report):
-    """The README table of a report."""
+    """The README table of a report: median seconds per variant and each variant's ratio to fp32."""
     variants = {r["binarization"]: r for r in report["results"]}
-    bidense, fp32 = variants["bidense"], variants["fp32"]
-    lines = [
-        "| measurement | bidense (s) | fp32 (s) | ratio |",
-        "| --- | --- | --- | --- |",
-    ]
-    for size in bidense["inference"]:
-        b, f = bidense["inference"][size]["median_s"], fp32["inference"][size]["median_s"]
-        lines.append(f"| inference 1×{size}×{size} | {b:.3f} | {f:.3f} | {b / f:.2f} |")
-    b, f = bidense["train_step"]["median_s"], fp32["train_step"]["median_s"]
+    others = [name for name in variants if name != "fp32"]
     size, batch = report["config"]["train_size"], report["config"]["batch"]
-    lines.append(f"| train step {batch}×{size}×{size} | {b:.3f} | {f:.3f} | {b / f:.2f} |")
-    lines.append(
-        f"| peak memory of the train process (MB) | {bidense['peak_rss_mb']:.0f} | {fp32['peak_rss_mb']:.0f} | "
-        f"{bidense['peak_rss_mb'] / fp32['peak_rss_mb']:.2f} |"
-    )
+    lines = [
+        "| measurement | fp32 (s) | " + " | ".join(f"{name} (s) | {name}/fp32" for name in others) + " |",
+        "| --- | --- | " + " | ".join("--- | ---" for _ in others) + " |",
+    ]
+    for measurement in _measurements(report):
+        label = (f"train step {batch}×{size}×{size}" if measurement == "train_step"
+                 else f"inference 1×{measurement}×{measurement}")
+        reference = _median(variants["fp32"], measurement)
+        cells = [f"{_median(variants[name], measurement):.3f} | {_median(variants[name], measurement) / reference:.2f}"
+                 for name in others]
+        lines.append(f"| {label} | {reference:.3f} | " + " | ".join(cells) + " |")
+    memory = [f"{variants[name]['peak_rss_mb']:.0f} | {variants[name]['peak_rss_mb'] / variants['fp32']['peak_rss_mb']:.2f}"
+              for name in others]
+    lines.append(f"| peak memory of the train process (MB) | {variants['fp32']['peak_rss_mb']:.0f} | "
+                 + " | ".join(memory) + " |")
     return "\n".join(lines) + "\n"
 
 
-def ratios(report):
-    """bidense / fp32 median-time ratios by measurement."""
+def ratios(report, variant="bidense"):
+    """``variant`` / fp32 median-time ratios by measurement."""
     variants = {r["binarization"]: r for r in report["results"]}
-    out = {
-        f"inference_{size}": variants["bidense"]["inference"][size]["median_s"]
-        / variants["fp32"]["inference"][size]["median_s"]
-        for size in variants["bidense"]["inference"]
-    }
-    out["train_step"] = variants["bidense"]["train_step"]["median_s"] / variants["fp32"]["train_step"]["median_s"]
-    return out
+    names = {measurement: measurement if measurement == "train_step" else f"inference_{measurement}"
+             for measurement in _measurements(report)}
+    return {names[m]: _median(variants[variant], m) / _median(variants["fp32"], m) for m in names}
 
 
 def parse_args(argv=None):
@@ -126,7 +137,9 @@ def parse_args(argv=None):
     parser.add_argument("--jit", action="store_true", help="compile with XLA")
     parser.add_argument("--out", type=Path, default=RESULTS / "speed.json")
     parser.add_argument("--max-ratio", type=float, help="exit 1 if any bidense/fp32 ratio exceeds this")
-    parser.add_argument("--worker", choices=("bidense", "fp32"), help=argparse.SUPPRESS)
+    parser.add_argument("--variants", nargs="+", default=["bidense", "fp32"], choices=VARIANTS,
+                        help="binarizations to time (fp32 is always added as the reference)")
+    parser.add_argument("--worker", choices=VARIANTS, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -148,16 +161,17 @@ def main(argv=None):
             "tensorflow": tf.__version__,
             "threads": "TensorFlow defaults (intra/inter-op = all cores)",
         },
-        "results": [run_worker(argv, variant) for variant in ("bidense", "fp32")],
+        "results": [run_worker(argv, variant) for variant in dict.fromkeys(["fp32", *args.variants])],
     }
-    report["ratios"] = ratios(report)
+    report["ratios"] = {r["binarization"]: ratios(report, r["binarization"]) for r in report["results"]
+                        if r["binarization"] != "fp32"}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     table = markdown_table(report)
     args.out.with_suffix(".md").write_text(table)
     print(table)
-    if args.max_ratio and max(report["ratios"].values()) > args.max_ratio:
-        print(f"bidense/fp32 ratio above {args.max_ratio}: {report['ratios']}", file=sys.stderr)
+    if args.max_ratio and max(report["ratios"]["bidense"].values()) > args.max_ratio:
+        print(f"bidense/fp32 ratio above {args.max_ratio}: {report['ratios']['bidense']}", file=sys.stderr)
         return 1
     return 0
 
