@@ -1,10 +1,11 @@
-"""Command line: ``bidense-keras demo|predict|export|info|presets|convert|train|evaluate|card|registry|push``."""
+"""Command line: ``bidense-keras demo|predict|export|lce-runtime|info|presets|convert|train|evaluate|card|registry|push``."""
 
 import argparse
 import json
 import sys
 from pathlib import Path
 
+from bidense_keras.export.runtime import KERNELS, LCE_PYTHON_ENV, LCERuntimeError
 from bidense_keras.files import atomic_path, write_text_atomic
 
 
@@ -18,7 +19,13 @@ def _predict(args):
     from bidense_keras.predict import image_paths, predict_files
 
     inputs = image_paths(args.inputs)  # bad paths fail before the model is built
-    model, config = _load_model(args.model or args.preset)
+    if args.tflite:
+        from bidense_keras.export.tflite_model import TFLiteModel
+
+        model = TFLiteModel.load(args.tflite, num_threads=args.threads, kernel=args.kernel)
+        config = model.config
+    else:
+        model, config = _load_model(args.model or args.preset)
     written = predict_files(model, inputs, args.out, config.get("class_names"), config.get("palette"))
     print(f"wrote {len(written)} panels to {args.out}")
 
@@ -57,14 +64,25 @@ def _export(args):
     from bidense_keras.datasets import synthetic_rooms
     from bidense_keras.export import to_tflite
 
-    model, _ = _load_model(args.model)
+    model, config = _load_model(args.model)
     size = tuple(args.size)
     samples = np.stack([synthetic_rooms.render(seed, *size)["image"] for seed in range(args.samples)])
-    report = to_tflite(model, args.output, input_size=size, sample_images=samples.astype("float32"))
-    print(f"wrote {report['path']} ({report['size_bytes']:,} bytes), input {size[0]}x{size[1]}")
+    report = to_tflite(model, args.output, size, samples.astype("float32"), metadata=config)
+    print(f"wrote {report['path']} ({report['size_bytes']:,} bytes, input {size[0]}x{size[1]}) and {report['sidecar']}")
     print("ops: " + ", ".join(f"{name} {count}" for name, count in sorted(report["ops"].items())))
-    for key in sorted(k for k in report if k.startswith("twin_")):
-        print(f"  {key:<24} {report[key]:.6g}  (Keras model vs its deployable twin, {args.samples} synthetic rooms)")
+    compared = {"twin_": "Keras model vs its deployable twin", "tflite_": "LCE flatbuffer vs the twin"}
+    for prefix, what in compared.items():
+        for key in sorted(k for k in report if k.startswith(prefix) and isinstance(report[k], float)):
+            print(f"  {key:<26} {report[key]:.6g}  ({what}, {args.samples} synthetic rooms)")
+    if "tflite_check" in report:
+        print(f"LCE flatbuffer {report['tflite_check']}")
+
+
+def _lce_runtime(args):
+    from bidense_keras.export.runtime import create_runtime
+
+    python = create_runtime(args.directory)
+    print(f"LCE runtime ready; to use it:\nexport {LCE_PYTHON_ENV}={python}")
 
 
 def _info(args):
@@ -169,7 +187,11 @@ def build_parser():
     source = predict.add_mutually_exclusive_group(required=True)
     source.add_argument("--preset", help="a preset with published weights")
     source.add_argument("--model", help="a model folder (config.json + model.weights.h5)")
+    source.add_argument("--tflite", help="OUT.tflite written by bidense-keras export (with OUT.json beside it)")
     predict.add_argument("--out", default="predictions")
+    predict.add_argument("--threads", type=int, default=1, help="LCE interpreter threads (--tflite)")
+    predict.add_argument("--kernel", choices=KERNELS, default="reference",
+                         help="LCE binary conv kernel (--tflite); on x86 only reference is right for maps under 3x3")
     predict.set_defaults(run=_predict)
 
     card = commands.add_parser("card", help="write a model folder's README.md from its config.json")
@@ -192,6 +214,10 @@ def build_parser():
     export.add_argument("--size", type=int, nargs=2, default=(240, 320), metavar=("HEIGHT", "WIDTH"))
     export.add_argument("--samples", type=int, default=4, help="synthetic images to measure the twin's error")
     export.set_defaults(run=_export)
+
+    runtime = commands.add_parser("lce-runtime", help="make the numpy-1 virtualenv that runs LCE flatbuffers")
+    runtime.add_argument("directory", help="e.g. ~/.cache/bidense-keras/lce-runtime")
+    runtime.set_defaults(run=_lce_runtime)
 
     info = commands.add_parser("info", help="parameter, MAC and size counts of a preset")
     info.add_argument("preset")
@@ -237,9 +263,9 @@ def build_parser():
 def main(argv=None):
     """Entry point of the ``bidense-keras`` command."""
     args = build_parser().parse_args(argv)
-    try:
+    try:  # bad names, files, checkpoints, a missing LCE runtime: a message, no traceback
         args.run(args)
-    except (ValueError, FileNotFoundError) as error:  # bad names, files, checkpoints: no traceback
+    except (ValueError, FileNotFoundError, FileExistsError, LCERuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -10,18 +10,25 @@ Three steps make the Keras graph what LCE's converter recognises (SPEC 5):
 2. binarized kernels folded into constants (:meth:`BiDenseConv2D.fold_kernel_binarizer`);
 3. ``model.export(format="tf_saved_model")`` and ``larq_compute_engine.convert_saved_model``.
 
+Beside ``OUT.tflite`` goes ``OUT.json`` (config, input size, export report), which
+:class:`~bidense_keras.export.tflite_model.TFLiteModel` reads to predict with the flatbuffer.
+
 Depthwise binary convolutions stay float DEPTHWISE_CONV_2D with ±scale weights (LCE has no
 binary depthwise kernel); BatchNorm, CFB and the decoder's resampling are plain TFLite ops.
 """
 
 import collections
+import contextlib
+import json
 import tempfile
+from pathlib import Path
 
 import numpy as np
 
-from bidense_keras.files import write_bytes_atomic
+from bidense_keras.files import write_bytes_atomic, write_text_atomic
 from bidense_keras.layers import BiDenseConv2D
 from bidense_keras.models import UperNet, walk_layers
+from bidense_keras.weights import FORMAT, architecture_of
 
 DEPLOYABLE = {"bidense": "bidense_deployable", "bidense_deployable": "bidense_deployable"}
 
@@ -72,20 +79,45 @@ def op_counts(flatbuffer):
     return dict(counts)
 
 
-def to_tflite(model, path, input_size=None, sample_images=None):
-    """Writes an LCE flatbuffer of ``model`` to ``path``.
+@contextlib.contextmanager
+def saved_model_of(twin):
+    """A temporary SavedModel of ``twin`` (fixed input size) taking one image ``(1, H, W, 3)``.
+
+    Batch 1 is fixed: TensorFlow's int8 calibrator cannot size tensors of unknown batch.
+    """
+    import tensorflow as tf
+
+    signature = tf.TensorSpec((1, *twin.image_shape[:2], 3), tf.float32)
+    with tempfile.TemporaryDirectory() as directory:
+        twin.export(directory, format="tf_saved_model", verbose=False, input_signature=[signature])
+        yield directory
+
+
+def sidecar_path(path):
+    """``OUT.json``, the metadata written beside ``OUT.tflite``."""
+    return Path(path).with_suffix(".json")
+
+
+def to_tflite(model, path, input_size=None, sample_images=None, metadata=None):
+    """Writes an LCE flatbuffer of ``model`` to ``path`` and its metadata to ``OUT.json`` beside it.
 
     Args:
         model: a :class:`~bidense_keras.models.UperNet`.
         path: output ``.tflite`` (written atomically).
         input_size: ``(height, width)``; default the model's fixed input size, else 480x480.
-        sample_images: optional ``(N, H, W, 3)`` images; the report then gives how far
-            the deployable twin is from ``model`` on them (Keras vs Keras, float32).
+        sample_images: optional ``(N, H, W, 3)`` images at ``input_size``; the report then gives
+            how far the deployable twin is from ``model`` on them (Keras vs Keras) and, when an
+            LCE runtime is available (:func:`~bidense_keras.export.runtime.runtime_python`),
+            how far the flatbuffer run by LCE's reference kernels is from the twin.
+        metadata: extra sidecar entries, e.g. a model folder's config (``dataset``,
+            ``class_names``, ``palette``).
 
     Returns:
-        dict with ``path``, ``size_bytes``, ``ops`` (op counts) and, with samples,
-        ``twin_max_abs_error``, ``twin_mean_abs_error`` and (segmentation)
-        ``twin_argmax_agreement`` or (depth) ``twin_abs_rel``.
+        dict with ``path``, ``sidecar``, ``size_bytes``, ``ops`` (op counts) and, with samples,
+        ``twin_*`` and ``tflite_*`` errors (:func:`output_agreement` keys), or ``tflite_check``
+        saying why the flatbuffer was not run. The sidecar holds ``metadata``, ``format``,
+        ``task``, ``architecture`` (as a model folder's ``config.json``), ``input_size`` and
+        this report as ``export``.
     """
     import larq_compute_engine as lce
 
@@ -93,25 +125,51 @@ def to_tflite(model, path, input_size=None, sample_images=None):
         fixed = model.image_shape[:2]
         input_size = fixed if None not in fixed else (480, 480)
     twin = deployable_model(model, input_size)
-    with tempfile.TemporaryDirectory() as saved_model:
-        twin.export(saved_model, format="tf_saved_model", verbose=False)
+    with saved_model_of(twin) as saved_model:
         flatbuffer = lce.convert_saved_model(saved_model)
     path = write_bytes_atomic(path, flatbuffer)
-    report = {"path": str(path), "size_bytes": len(flatbuffer), "ops": op_counts(flatbuffer)}
+    sidecar = sidecar_path(path)
+    report = {"path": str(path), "sidecar": str(sidecar), "size_bytes": len(flatbuffer), "ops": op_counts(flatbuffer)}
     if sample_images is not None:
         report.update(twin_error(model, twin, sample_images))
+        report.update(flatbuffer_check(twin, path, sample_images))
+    config = {**(metadata or {}), "format": FORMAT, "task": model.task, "architecture": architecture_of(model),
+              "input_size": list(input_size), "export": report}
+    write_text_atomic(sidecar, json.dumps(config, indent=2, default=list) + "\n")
     return report
+
+
+def flatbuffer_check(twin, path, images):
+    """The flatbuffer's error against its twin on ``images`` ``(N, H, W, 3)``
+    (:func:`~bidense_keras.export.runtime.flatbuffer_error`), or ``{"tflite_check": "not run: ..."}``
+    when no LCE runtime is available."""
+    from bidense_keras.export.runtime import LCERuntimeError, flatbuffer_error, runtime_python
+
+    try:
+        runtime_python()
+    except LCERuntimeError as missing:
+        return {"tflite_check": f"not run: {missing}"}
+    return flatbuffer_error(twin, path, images)
 
 
 def twin_error(model, twin, images):
     """How far the deployable twin's outputs are from the model's on ``images`` (N, H, W, 3)."""
     reference = model.predict(images, verbose=0)
-    deployed = twin.predict(images, verbose=0)
-    difference = np.abs(reference - deployed)
-    errors = {"twin_max_abs_error": float(difference.max()), "twin_mean_abs_error": float(difference.mean())}
-    if model.task == "segmentation":
-        agreement = np.argmax(reference, -1) == np.argmax(deployed, -1)
-        errors["twin_argmax_agreement"] = float(agreement.mean())
+    return output_agreement(reference, twin.predict(images, verbose=0), model.task, prefix="twin_")
+
+
+def output_agreement(reference, other, task, prefix=""):
+    """How far ``other`` is from ``reference``, both ``(N, H, W, C)`` outputs of a ``task`` model.
+
+    Returns:
+        dict with ``max_abs_error``, ``mean_abs_error`` and (segmentation) ``argmax_agreement``
+        (fraction of pixels with the same class) or (depth) ``abs_rel`` (mean |d - d_ref| / d_ref),
+        each key preceded by ``prefix``.
+    """
+    difference = np.abs(reference - other)
+    errors = {"max_abs_error": float(difference.max()), "mean_abs_error": float(difference.mean())}
+    if task == "segmentation":
+        errors["argmax_agreement"] = float(np.mean(np.argmax(reference, -1) == np.argmax(other, -1)))
     else:
-        errors["twin_abs_rel"] = float(np.mean(difference / np.maximum(reference, 1e-6)))
-    return errors
+        errors["abs_rel"] = float(np.mean(difference / np.maximum(reference, 1e-6)))
+    return {prefix + key: value for key, value in errors.items()}

@@ -1,0 +1,65 @@
+"""An exported flatbuffer with a Keras model's ``predict``, for :func:`bidense_keras.predict.predict_files`."""
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from bidense_keras.export.lce import sidecar_path
+from bidense_keras.export.runtime import check_flatbuffer, run_flatbuffer
+from bidense_keras.models import check_image_batch
+
+
+class TFLiteModel:
+    """A ``.tflite`` written by ``bidense-keras export``, run by LCE's interpreter.
+
+    Attributes:
+        task: ``"segmentation"`` or ``"depth"``.
+        num_classes, max_depth: as the exported model's (the other one is None).
+        input_size: ``(height, width)`` the flatbuffer takes.
+        config: the sidecar ``OUT.json`` (model config, ``class_names``/``palette`` if known,
+            ``input_size``, ``export`` report).
+    """
+
+    def __init__(self, path, config, num_threads=1, kernel="reference"):
+        self.path = Path(path)
+        self.config = config
+        self.task = config["task"]
+        self.num_classes = config["architecture"].get("num_classes")
+        self.max_depth = config["architecture"].get("max_depth")
+        self.input_size = tuple(config["input_size"])
+        self.num_threads = num_threads
+        self.kernel = kernel
+
+    @classmethod
+    def load(cls, path, num_threads=1, kernel="reference"):
+        """Reads ``OUT.tflite`` and its sidecar ``OUT.json``; ``num_threads`` and ``kernel`` as in
+        :func:`~bidense_keras.export.runtime.run_flatbuffer`."""
+        path = check_flatbuffer(path)
+        sidecar = sidecar_path(path)
+        if not sidecar.is_file():
+            raise FileNotFoundError(
+                f"{path} was not written by bidense-keras export; expected {sidecar} next to it."
+            )
+        try:
+            config = json.loads(sidecar.read_text())
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{sidecar} is not valid JSON: {error}") from error
+        missing = [key for key in ("task", "architecture", "input_size") if key not in config]
+        if missing:
+            raise ValueError(f"{sidecar} is not a bidense-keras export sidecar (missing {missing}).")
+        return cls(path, config, num_threads=num_threads, kernel=kernel)
+
+    def predict(self, images, verbose=0):
+        """Outputs for ``(N, H, W, 3)`` float images of any size: ``(N, H, W, C)`` float32.
+
+        Each image is resized (bilinear) to :attr:`input_size`, run through the flatbuffer, and
+        its logits or depth resized (bilinear) back to ``(H, W)``. ``verbose`` is ignored (Keras
+        signature).
+        """
+        check_image_batch(images)
+        resized = keras.ops.image.resize(images, self.input_size, interpolation="bilinear")
+        outputs, _ = run_flatbuffer(self.path, keras.ops.convert_to_numpy(resized), self.num_threads, self.kernel)
+        restored = keras.ops.image.resize(outputs, images.shape[1:3], interpolation="bilinear")
+        return keras.ops.convert_to_numpy(restored).astype(np.float32)
