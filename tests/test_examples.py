@@ -30,3 +30,10 @@ def test_convert_official(tmp_path, reference_dir):
 def test_export_tflite(tmp_path):
     report = load("export_tflite").main(["--small", "--out", str(tmp_path / "m.tflite")])
     assert report["ops"]["LceBconv2d"] > 0 and (tmp_path / "m.tflite").is_file()
+
+
+def test_quickstart(tmp_path, capsys):
+    labels, depth = load("quickstart").main(["--out", str(tmp_path / "q.png")])
+    assert labels.shape == depth.shape == (240, 320)
+    assert (tmp_path / "q.png").stat().st_size > 10_000
+    assert "pixel accuracy" in capsys.readouterr().out
