@@ -4,8 +4,8 @@ For each configuration (the demo preset at 240x320, ConvNeXt-T UperNet at 256x25
 480x480, 151 classes), the deployable twin is converted three ways: LCE (bitpacked
 LceBconv2d), float TFLite and int8 post-training-quantized TFLite (TensorFlow's converter,
 calibrated on synthetic rooms). Latency is batch 1, median of ``--repeats`` runs after
-``--warmup``, in LCE's interpreter (LCE: optimized and indirect-BGEMM bconv kernels; float
-and int8: XNNPACK) with 1 and 2 threads, and the Keras model in TensorFlow. This is an x86
+``--warmup``, in LCE's interpreter (LCE: optimized and indirect-BGEMM bconv kernels, float
+ops with XNNPACK, and indirect BGEMM without it; float and int8: XNNPACK) with 1 and 2 threads, and the Keras model in TensorFlow. This is an x86
 CPU: LCE's kernels are tuned for ARM, whose latency is not measured here.
 
     python benchmarks/bench_deploy.py                       # writes results/deploy.json + .md
@@ -28,8 +28,10 @@ CONFIGS = {
     "convnext_tiny_256": {"preset": "bidense_upernet_convnext_tiny_ade20k", "size": (256, 256)},
     "convnext_tiny_480": {"preset": "bidense_upernet_convnext_tiny_ade20k", "size": (480, 480)},
 }
-# (format, kernel or None, xnnpack)
-RUNTIMES = [("lce", "optimized", False), ("lce", "indirect_bgemm", False), ("float", None, True), ("int8", None, True)]
+# (format, LceBconv2d kernel or None, XNNPACK for the float/int8 ops): XNNPACK also runs the float
+# parts of an LCE flatbuffer (depthwise convs, DAB thresholds, bypasses), which matters most on x86.
+RUNTIMES = [("lce", "optimized", True), ("lce", "indirect_bgemm", True), ("lce", "indirect_bgemm", False),
+            ("float", None, True), ("int8", None, True)]
 
 
 def _model(preset):
@@ -78,7 +80,7 @@ def measure(name, args, work_dir):
               "size_bytes": {fmt: report["size_bytes"] for fmt, report in files.items()}, "latency_s": {}}
     for fmt, kernel, xnnpack in RUNTIMES:
         for threads in (1, 2):
-            label = f"{fmt}{'-' + kernel if kernel else ''}/{threads}t"
+            label = f"{fmt}{'-' + kernel if kernel else ''}{'' if xnnpack or not kernel else ' no-XNNPACK'}/{threads}t"
             _, timings = run_flatbuffer(files[fmt]["path"], images[:1], num_threads=threads, kernel=kernel or "reference",
                                         xnnpack=xnnpack, warmup=args.warmup, repeats=args.repeats)
             result["latency_s"][label] = timings

@@ -63,17 +63,29 @@ def read_config(directory):
     return config
 
 
+WEIGHT_PRESERVING_OVERRIDES = ("input_shape", "zero_as_positive", "name", "binarization")
+
+
 def load_pretrained(directory, **overrides):
     """Rebuilds the model of a folder written by :func:`save_pretrained` and loads its weights.
 
     Args:
         directory: the model folder.
-        **overrides: UperNet arguments to change that don't alter the weights
-            (e.g. ``input_shape``, ``zero_as_positive``).
+        **overrides: UperNet arguments to change that keep the weights: ``input_shape``,
+            ``zero_as_positive``, ``name``, ``binarization`` (among variants with the same
+            weights, e.g. ``bidense`` -> ``bidense_deployable``).
 
     Raises:
+        TypeError: an override that would change the architecture the weights were trained for.
         ValueError: when the weights file does not fit the architecture in the config.
     """
+    fixed = sorted(set(overrides) - set(WEIGHT_PRESERVING_OVERRIDES))
+    if fixed:
+        raise TypeError(
+            f"Pretrained weights fix the architecture, so {fixed} cannot be changed (allowed: "
+            f"{list(WEIGHT_PRESERVING_OVERRIDES)}). To fine-tune for another head, build the model with "
+            "pretrained=False and copy the backbone's weights, or train from the preset's architecture."
+        )
     config = read_config(directory)
     model = UperNet(task=config["task"], **{**config["architecture"], **overrides})
     weights = Path(directory) / WEIGHTS_FILE

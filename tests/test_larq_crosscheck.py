@@ -1,9 +1,8 @@
 """Our sign quantizers against larq's: forward values and gradients on the same inputs.
 
 larq pins numpy<2 and imports only under legacy Keras, so it cannot live in this environment.
-The comparison, tests/larq_crosscheck.py, runs in the separate environment of the ``larq``
-extra, whose Python is named by $BIDENSE_KERAS_LARQ_PYTHON; without it the test fails and
-says how to create it.
+The comparison, tests/larq_crosscheck.py, runs in a separate environment with the ``larq``
+extra (:func:`tests.side_envs.larq_python`: $BIDENSE_KERAS_LARQ_PYTHON, or made on first use).
 """
 
 import functools
@@ -16,17 +15,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.side_envs import LARQ_PYTHON_ENV, SIDE_ENVS, larq_python
 from tests.larq_crosscheck import DEFAULT_TOLERANCE, QUANTIZERS
 
 SCRIPT = Path(__file__).with_name("larq_crosscheck.py")
-ENV_VAR = "BIDENSE_KERAS_LARQ_PYTHON"
-SIDE_ENV = REPO_ROOT.parent / "larq-env"
 HOW_TO_CREATE = (
-    f"This test compares our quantizers with larq's in a separate environment (larq pins numpy<2 "
-    f"and runs only on legacy Keras). Create it and point ${ENV_VAR} at its Python:\n"
-    f"    python3 -m venv {SIDE_ENV}\n"
-    f'    {SIDE_ENV}/bin/pip install -e "{REPO_ROOT}[larq]"\n'
-    f"    export {ENV_VAR}={SIDE_ENV}/bin/python"
+    f"larq pins numpy<2 and runs only on legacy Keras, so the comparison runs in its own environment, "
+    f"made on first use in {SIDE_ENVS / 'larq'} (or named by ${LARQ_PYTHON_ENV}); by hand:\n"
+    f"    python3 -m venv ENV && ENV/bin/pip install -e \"{REPO_ROOT}[larq]\"\n"
+    f"    export {LARQ_PYTHON_ENV}=ENV/bin/python"
 )
 
 
@@ -38,9 +35,10 @@ def crosscheck():
         ``(report, None)`` with the script's JSON report, or ``(None, message)`` saying
         why the comparison could not run.
     """
-    python = os.environ.get(ENV_VAR)
-    if not python:
-        return None, f"${ENV_VAR} is not set. {HOW_TO_CREATE}"
+    try:
+        python = larq_python()
+    except RuntimeError as failure:
+        return None, f"could not make the larq environment: {failure}\n{HOW_TO_CREATE}"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     # This checkout's bidense_keras, whatever the side environment has installed.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
@@ -52,11 +50,11 @@ def crosscheck():
                 env=env, capture_output=True, text=True, timeout=600, check=False,
             )
         except (OSError, subprocess.TimeoutExpired) as error:
-            return None, f"could not run {SCRIPT.name} with ${ENV_VAR}={python}: {error}\n{HOW_TO_CREATE}"
+            return None, f"could not run {SCRIPT.name} with ${LARQ_PYTHON_ENV}={python}: {error}\n{HOW_TO_CREATE}"
         if process.returncode not in (0, 1) or not output.is_file():
             stderr = "\n".join(process.stderr.strip().splitlines()[-15:])
             return None, (
-                f"{SCRIPT.name} failed under ${ENV_VAR}={python} (exit status {process.returncode}):\n"
+                f"{SCRIPT.name} failed under ${LARQ_PYTHON_ENV}={python} (exit status {process.returncode}):\n"
                 f"{stderr}\n{HOW_TO_CREATE}"
             )
         return json.loads(output.read_text(encoding="utf-8")), None

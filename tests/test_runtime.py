@@ -1,11 +1,12 @@
 """Exported flatbuffers run in LCE's interpreter: they match the Keras twin, and TFLiteModel predicts with them.
 
-These tests need the LCE runtime (numpy 1): ``bidense-keras lce-runtime DIR`` and
-``BIDENSE_KERAS_LCE_PYTHON=DIR/bin/python``. Without it they fail with those commands.
+These tests need the LCE runtime (numpy 1): ``$BIDENSE_KERAS_LCE_PYTHON``, or one made on
+first use in ``.side-envs/`` (:func:`tests.side_envs.lce_python`).
 """
 
 import json
 import math
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -24,6 +25,7 @@ from bidense_keras.export.runtime import (
 )
 from bidense_keras.export.tflite_model import TFLiteModel
 from bidense_keras.predict import predict_files
+from tests.side_envs import lce_python
 
 TINY = {"dims": (16, 32, 64, 128), "depths": (1, 1, 1, 1), "features": 32}
 SMALL_MAPS = 64  # stage 4 is 2x2, so the 3x3 binary convs there see maps smaller than their kernel
@@ -68,8 +70,9 @@ def relative_error(outputs, expected):
 
 @pytest.fixture(scope="module")
 def lce_runtime():
-    """The runtime's Python; its absence is a failure with the commands that make it, not a skip."""
+    """The runtime's Python (made on first use); failing to make it is a failure, not a skip."""
     try:
+        lce_python()
         return runtime_python()
     except LCERuntimeError as missing:
         pytest.fail(str(missing), pytrace=False)
@@ -265,3 +268,12 @@ def test_float_and_int8_baselines_compute_the_same_model(export, tmp_path):
           f"int8 AbsRel {abs_rel:.3g}")
     assert int8["size_bytes"] < floats["size_bytes"] / 2.5 and path.stat().st_size < int8["size_bytes"]
     assert abs_rel < 0.2
+
+
+def test_cli_lce_runtime_reuses_a_working_runtime_and_refuses_other_folders(lce_runtime, tmp_path, capsys):
+    directory = Path(lce_runtime).parents[1]
+    assert cli.main(["lce-runtime", str(directory)]) in (0, None)
+    assert f"export {LCE_PYTHON_ENV}={directory / 'bin' / 'python'}" in capsys.readouterr().out
+    (tmp_path / "taken").mkdir()
+    assert cli.main(["lce-runtime", str(tmp_path / "taken")]) == 2
+    assert "is not a working LCE runtime" in capsys.readouterr().err

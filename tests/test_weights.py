@@ -57,3 +57,11 @@ def test_a_trained_model_is_saved_without_its_optimizer_state(tmp_path):
     with h5py.File(tmp_path / "model.weights.h5") as weights:
         assert "optimizer" not in weights
     np.testing.assert_array_equal(load_pretrained(tmp_path).predict(images, verbose=0), model.predict(images, verbose=0))
+
+
+def test_overrides_that_change_the_architecture_are_refused(depth_model, tmp_path):
+    save_pretrained(depth_model, tmp_path)
+    with pytest.raises(TypeError, match=r"cannot be changed.*\['features', 'max_depth'\]|\['features', 'max_depth'\] cannot"):
+        load_pretrained(tmp_path, max_depth=5.0, features=32)
+    deployable = load_pretrained(tmp_path, binarization="bidense_deployable", input_shape=(48, 64, 3))
+    assert deployable.binarization == "bidense_deployable" and deployable.image_shape == (48, 64, 3)
