@@ -16,10 +16,8 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -45,16 +43,11 @@ def _model(preset):
 def _keras_latency(model, image, warmup, repeats):
     import tensorflow as tf
 
+    from bidense_keras.export.lce_worker import time_runs
+
     infer = tf.function(lambda x: model(x, training=False))
     batch = tf.constant(image[None])
-    for _ in range(warmup):
-        infer(batch).numpy()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        infer(batch).numpy()
-        times.append(time.perf_counter() - start)
-    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "runs": repeats}
+    return time_runs(lambda: infer(batch).numpy(), warmup, repeats)
 
 
 def measure(name, args, work_dir):

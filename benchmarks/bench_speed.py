@@ -16,31 +16,13 @@ import json
 import os
 import platform
 import resource
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
 VARIANTS = ("fp32", "bidense", "bnn", "dab", "cfb", "bidense_deployable")
 TINY = {"dims": (32, 64, 128, 256), "depths": (1, 1, 1, 1), "features": 64}
-
-
-def _timings(run, warmup, repeats):
-    for _ in range(warmup):
-        run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return {
-        "median_s": statistics.median(times),
-        "min_s": min(times),
-        "max_s": max(times),
-        "runs": repeats,
-    }
 
 
 def _build(args, binarization):
@@ -56,6 +38,8 @@ def measure_variant(args, binarization):
     import numpy as np
     import tensorflow as tf
 
+    from bidense_keras.export.lce_worker import time_runs
+
     keras.utils.set_random_seed(0)
     model = _build(args, binarization)
     result = {"binarization": binarization, "inference": {}}
@@ -67,12 +51,12 @@ def measure_variant(args, binarization):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         jit_compile=args.jit,
     )
-    result["train_step"] = _timings(lambda: model.train_on_batch(images, labels), args.warmup, args.repeats)
+    result["train_step"] = time_runs(lambda: model.train_on_batch(images, labels), args.warmup, args.repeats)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before inference runs
     infer = tf.function(lambda x: model(x, training=False), jit_compile=args.jit)
     for size in args.sizes:
         images = tf.constant(np.random.default_rng(0).uniform(0, 255, (1, size, size, 3)), tf.float32)
-        result["inference"][str(size)] = _timings(lambda: infer(images).numpy(), args.warmup, args.repeats)
+        result["inference"][str(size)] = time_runs(lambda: infer(images).numpy(), args.warmup, args.repeats)
     return result
 
 

@@ -73,14 +73,22 @@ def run(args):
     np.save(args.outputs, np.stack(outputs).astype(np.float32))
     if not args.repeats:
         return None
-    for _ in range(args.warmup):
-        interpreter.predict([images[:1]])
+    return time_runs(lambda: interpreter.predict([images[:1]]), args.warmup, args.repeats)
+
+
+def time_runs(run, warmup, repeats):
+    """Calls ``run()`` ``warmup`` times, then times ``repeats`` calls: ``{median_s, min_s, max_s, runs}``.
+
+    Here because this script may import nothing of the package; the benchmarks use it too.
+    """
+    for _ in range(warmup):
+        run()
     seconds = []
-    for _ in range(args.repeats):
+    for _ in range(repeats):
         start = time.perf_counter()
-        interpreter.predict([images[:1]])
+        run()
         seconds.append(time.perf_counter() - start)
-    return {"median_s": statistics.median(seconds), "min_s": min(seconds), "max_s": max(seconds), "runs": len(seconds)}
+    return {"median_s": statistics.median(seconds), "min_s": min(seconds), "max_s": max(seconds), "runs": repeats}
 
 
 def main(argv=None):
