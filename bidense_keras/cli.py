@@ -22,8 +22,9 @@ def _predict(args):
     if args.tflite:
         from bidense_keras.export.tflite_model import TFLiteModel
 
-        model = TFLiteModel.load(args.tflite, num_threads=args.threads, kernel=args.kernel)
+        model = TFLiteModel.load(args.tflite, num_threads=args.threads, kernel=args.kernel, xnnpack=args.xnnpack)
         config = model.config
+        print(f"LCE kernel {model.kernel}, XNNPACK {'on' if model.xnnpack else 'off'}, {model.num_threads} thread(s)")
     else:
         model, config = _load_model(args.model or args.preset)
     written = predict_files(model, inputs, args.out, config.get("class_names"), config.get("palette"))
@@ -190,8 +191,11 @@ def build_parser():
     source.add_argument("--tflite", help="OUT.tflite written by bidense-keras export (with OUT.json beside it)")
     predict.add_argument("--out", default="predictions")
     predict.add_argument("--threads", type=int, default=1, help="LCE interpreter threads (--tflite)")
-    predict.add_argument("--kernel", choices=KERNELS, default="reference",
-                         help="LCE binary conv kernel (--tflite); on x86 only reference is right for maps under 3x3")
+    predict.add_argument("--kernel", choices=("auto", *KERNELS), default="auto",
+                         help="LCE binary conv kernel (--tflite); auto: indirect_bgemm unless the export found binary "
+                         "convs on maps smaller than their kernel (wrong on x86 except with reference)")
+    predict.add_argument("--no-xnnpack", dest="xnnpack", action="store_false",
+                         help="run the float ops without TFLite's XNNPACK delegate (--tflite)")
     predict.set_defaults(run=_predict)
 
     card = commands.add_parser("card", help="write a model folder's README.md from its config.json")

@@ -113,11 +113,12 @@ def test_deployable_flatbuffer_matches_the_twin_with_reference_kernels(export, t
 
 @pytest.mark.parametrize("kernel", ["optimized", "indirect_bgemm"])
 def test_optimized_kernels_match_when_every_binary_map_is_at_least_3x3(export, kernel):
-    model, path, _ = export("depth", "bidense_deployable", FULL_MAPS)
+    model, path, report = export("depth", "bidense_deployable", FULL_MAPS)
     images = sample_images(FULL_MAPS, seed=2)
     expected = deployable_model(model, (FULL_MAPS, FULL_MAPS)).predict(images, verbose=0)
     outputs, _ = run_flatbuffer(path, images, kernel=kernel, num_threads=2)
     assert relative_error(outputs, expected)[1] <= TIES
+    assert report["bconvs_on_maps_smaller_than_kernel"] == 0
 
 
 @pytest.mark.parametrize("kernel", ["optimized", "indirect_bgemm"])
@@ -125,13 +126,29 @@ def test_optimized_kernels_are_wrong_on_maps_smaller_than_3x3(export, kernel):
     """Documents an LCE 0.16 bug on x86: a zero-padded 3x3 LceBconv2d on a 1x1 or 2x2 map is wrong
     with both non-reference kernels (alone, by more than 100% of its output) and right with the
     reference kernel. If this fails, LCE fixed it: drop the warnings in runtime.py and the CLI."""
-    model, path, _ = export("segmentation", "bidense_deployable", SMALL_MAPS)
+    model, path, report = export("segmentation", "bidense_deployable", SMALL_MAPS)
     images = sample_images(SMALL_MAPS, seed=2)
     expected = deployable_model(model, (SMALL_MAPS, SMALL_MAPS)).predict(images, verbose=0)
     outputs, _ = run_flatbuffer(path, images, kernel=kernel)
     error, off = relative_error(outputs, expected)
     print(f"\n{kernel} kernel on 2x2 maps: max abs error {error:.3g} x max|output|, {off:.3g} of values off")
     assert off > 0.01  # measured: 19% (one such conv alone: errors above 100% of its output)
+    # stage 4 (2x2): the PPM bottleneck; FPN 4x4 and 8x8 levels are fine. Counted from tensor shapes:
+    assert report["bconvs_on_maps_smaller_than_kernel"] == 1
+
+
+def test_tflite_model_picks_the_fastest_exact_kernel(export):
+    _, small_path, _ = export("segmentation", "bidense_deployable", SMALL_MAPS)
+    assert (TFLiteModel.load(small_path).kernel, TFLiteModel.load(small_path).xnnpack) == ("reference", True)
+    model, path, _ = export("depth", "bidense_deployable", FULL_MAPS)
+    fast = TFLiteModel.load(path, num_threads=2)
+    assert fast.kernel == "indirect_bgemm"
+    images = sample_images(FULL_MAPS, seed=3)
+    expected = deployable_model(model, (FULL_MAPS, FULL_MAPS)).predict(images, verbose=0)
+    assert relative_error(fast.predict(images), expected)[1] <= TIES
+    assert TFLiteModel.load(path, kernel="optimized", xnnpack=False).kernel == "optimized"
+    with pytest.raises(ValueError, match="Unknown LCE kernel 'fast'"):
+        TFLiteModel.load(path, kernel="fast")
 
 
 def test_timings_of_repeated_runs(export):

@@ -59,8 +59,8 @@ def deployable_model(model, input_size):
     return twin
 
 
-def op_counts(flatbuffer):
-    """``{op name: count}`` of a TFLite flatbuffer (custom ops such as ``LceBconv2d`` by name)."""
+def _operators(flatbuffer):
+    """``(op name, operator, subgraph)`` of every operator of a TFLite flatbuffer (custom ops by name)."""
     from larq_compute_engine.mlir.python import tflite_schema as schema
 
     tflite = schema.Model.GetRootAsModel(flatbuffer, 0)
@@ -71,12 +71,31 @@ def op_counts(flatbuffer):
         builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
         is_custom = builtin == schema.BuiltinOperator.CUSTOM
         names.append(code.CustomCode().decode() if is_custom else builtin_names[builtin])
-    counts = collections.Counter()
     for graph_index in range(tflite.SubgraphsLength()):
         graph = tflite.Subgraphs(graph_index)
         for op_index in range(graph.OperatorsLength()):
-            counts[names[graph.Operators(op_index).OpcodeIndex()]] += 1
-    return dict(counts)
+            operator = graph.Operators(op_index)
+            yield names[operator.OpcodeIndex()], operator, graph
+
+
+def op_counts(flatbuffer):
+    """``{op name: count}`` of a TFLite flatbuffer (custom ops such as ``LceBconv2d`` by name)."""
+    return dict(collections.Counter(name for name, _, _ in _operators(flatbuffer)))
+
+
+def bconvs_on_maps_smaller_than_kernel(flatbuffer):
+    """How many ``LceBconv2d`` of a flatbuffer have a filter taller or wider than their input map.
+
+    LCE 0.16's ``optimized`` and ``indirect_bgemm`` kernels are wrong for those on x86 (tests
+    document it); when there are none, the fast kernels compute what the reference kernel does.
+    """
+    count = 0
+    for name, operator, graph in _operators(flatbuffer):
+        if name == "LceBconv2d":
+            _, height, width, _ = graph.Tensors(operator.Inputs(0)).ShapeAsNumpy()
+            _, kernel_height, kernel_width, _ = graph.Tensors(operator.Inputs(1)).ShapeAsNumpy()
+            count += int(kernel_height > height or kernel_width > width)
+    return count
 
 
 @contextlib.contextmanager
@@ -113,7 +132,8 @@ def to_tflite(model, path, input_size=None, sample_images=None, metadata=None):
             ``class_names``, ``palette``).
 
     Returns:
-        dict with ``path``, ``sidecar``, ``size_bytes``, ``ops`` (op counts) and, with samples,
+        dict with ``path``, ``sidecar``, ``size_bytes``, ``ops`` (op counts),
+        ``bconvs_on_maps_smaller_than_kernel`` (fast LCE kernels are exact when 0) and, with samples,
         ``twin_*`` and ``tflite_*`` errors (:func:`output_agreement` keys), or ``tflite_check``
         saying why the flatbuffer was not run. The sidecar holds ``metadata``, ``format``,
         ``task``, ``architecture`` (as a model folder's ``config.json``), ``input_size`` and
@@ -129,7 +149,8 @@ def to_tflite(model, path, input_size=None, sample_images=None, metadata=None):
         flatbuffer = lce.convert_saved_model(saved_model)
     path = write_bytes_atomic(path, flatbuffer)
     sidecar = sidecar_path(path)
-    report = {"path": str(path), "sidecar": str(sidecar), "size_bytes": len(flatbuffer), "ops": op_counts(flatbuffer)}
+    report = {"path": str(path), "sidecar": str(sidecar), "size_bytes": len(flatbuffer), "ops": op_counts(flatbuffer),
+              "bconvs_on_maps_smaller_than_kernel": bconvs_on_maps_smaller_than_kernel(flatbuffer)}
     if sample_images is not None:
         report.update(twin_error(model, twin, sample_images))
         report.update(flatbuffer_check(twin, path, sample_images))

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 
 from bidense_keras.export.lce import sidecar_path
-from bidense_keras.export.runtime import check_flatbuffer, run_flatbuffer
+from bidense_keras.export.runtime import KERNELS, check_flatbuffer, run_flatbuffer
 from bidense_keras.models import check_image_batch
 
 
@@ -20,9 +20,10 @@ class TFLiteModel:
         input_size: ``(height, width)`` the flatbuffer takes.
         config: the sidecar ``OUT.json`` (model config, ``class_names``/``palette`` if known,
             ``input_size``, ``export`` report).
+        kernel: the LceBconv2d kernel used (``"auto"`` resolved, see :meth:`load`).
     """
 
-    def __init__(self, path, config, num_threads=1, kernel="reference"):
+    def __init__(self, path, config, num_threads=1, kernel="auto", xnnpack=True):
         self.path = Path(path)
         self.config = config
         self.task = config["task"]
@@ -30,12 +31,26 @@ class TFLiteModel:
         self.max_depth = config["architecture"].get("max_depth")
         self.input_size = tuple(config["input_size"])
         self.num_threads = num_threads
-        self.kernel = kernel
+        self.kernel = self.fastest_exact_kernel(config) if kernel == "auto" else kernel
+        self.xnnpack = xnnpack
+
+    @staticmethod
+    def fastest_exact_kernel(config):
+        """``"indirect_bgemm"`` when the export found no binary conv on a map smaller than its kernel
+        (where LCE's fast kernels are wrong on x86), else ``"reference"``."""
+        small_maps = config.get("export", {}).get("bconvs_on_maps_smaller_than_kernel")
+        return "indirect_bgemm" if small_maps == 0 else "reference"
 
     @classmethod
-    def load(cls, path, num_threads=1, kernel="reference"):
-        """Reads ``OUT.tflite`` and its sidecar ``OUT.json``; ``num_threads`` and ``kernel`` as in
-        :func:`~bidense_keras.export.runtime.run_flatbuffer`."""
+    def load(cls, path, num_threads=1, kernel="auto", xnnpack=True):
+        """Reads ``OUT.tflite`` and its sidecar ``OUT.json``.
+
+        ``num_threads``, ``kernel`` (one of ``KERNELS`` or ``"auto"``: the fastest exact one for this
+        flatbuffer) and ``xnnpack`` (XNNPACK delegate for the float ops) as in
+        :func:`~bidense_keras.export.runtime.run_flatbuffer`.
+        """
+        if kernel != "auto" and kernel not in KERNELS:
+            raise ValueError(f"Unknown LCE kernel {kernel!r}; choose one of {('auto', *KERNELS)}.")
         path = check_flatbuffer(path)
         sidecar = sidecar_path(path)
         if not sidecar.is_file():
@@ -49,7 +64,7 @@ class TFLiteModel:
         missing = [key for key in ("task", "architecture", "input_size") if key not in config]
         if missing:
             raise ValueError(f"{sidecar} is not a bidense-keras export sidecar (missing {missing}).")
-        return cls(path, config, num_threads=num_threads, kernel=kernel)
+        return cls(path, config, num_threads=num_threads, kernel=kernel, xnnpack=xnnpack)
 
     def predict(self, images, verbose=0):
         """Outputs for ``(N, H, W, 3)`` float images of any size: ``(N, H, W, C)`` float32.
@@ -60,6 +75,7 @@ class TFLiteModel:
         """
         check_image_batch(images)
         resized = keras.ops.image.resize(images, self.input_size, interpolation="bilinear")
-        outputs, _ = run_flatbuffer(self.path, keras.ops.convert_to_numpy(resized), self.num_threads, self.kernel)
+        outputs, _ = run_flatbuffer(self.path, keras.ops.convert_to_numpy(resized), self.num_threads, self.kernel,
+                                    xnnpack=self.xnnpack)
         restored = keras.ops.image.resize(outputs, images.shape[1:3], interpolation="bilinear")
         return keras.ops.convert_to_numpy(restored).astype(np.float32)
