@@ -75,6 +75,7 @@ def run_all(work_dir, only=None, train=True):
 PRESET_OF_RUN = {
     "segmentation_bidense": "bidense_upernet_demo_rooms_seg",
     "depth_bidense": "bidense_upernet_demo_rooms_depth",
+    "segmentation_bidense_deployable": "bidense_deployable_upernet_demo_rooms_seg",
     "segmentation_fp32": "fp32_upernet_demo_rooms_seg",
     "depth_fp32": "fp32_upernet_demo_rooms_depth",
 }

@@ -50,9 +50,10 @@ DEMO_HEADS = {"seg": ("segmentation", {"num_classes": 9}), "depth": ("depth", {"
 
 
 def _demo_presets():
-    """The small models trained here on synthetic_rooms (benchmarks/demo_training.py)."""
+    """The small models trained here on synthetic_rooms (benchmarks/demo_training.py); the
+    ``bidense_deployable`` ones export to LCE without approximation."""
     presets = {}
-    for binarization in ("bidense", "fp32"):
+    for binarization in ("bidense", "bidense_deployable", "fp32"):
         for suffix, (task, head) in DEMO_HEADS.items():
             presets[f"{binarization}_upernet_demo_rooms_{suffix}"] = {
                 "task": task,

@@ -58,3 +58,50 @@ def test_native_size_evaluation_of_images_of_different_sizes(tmp_path):
     model = bk.segmentation(dims=(16, 32, 64, 128), depths=(1, 1, 1, 1), features=32, num_classes=150)
     metrics = experiment.evaluate(model, "ade20k", tmp_path, batch_size=8)
     assert 0.0 <= metrics["pixAcc"] <= 1.0 and len(metrics["IoU"]) == 150
+
+
+class _StopAfterFirstEpoch(Exception):
+    pass
+
+
+def test_interrupted_training_resumes_and_counts_every_epochs_time(tmp_path, monkeypatch):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    import bidense_keras as bk
+    from bidense_keras.train import recipe
+
+    images = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    labels = np.random.default_rng(1).integers(0, 3, (4, 32, 32)).astype("int32")
+    data = tf.data.Dataset.from_tensor_slices((images, labels)).batch(2)
+
+    def build():
+        return bk.segmentation(dims=(16, 32, 64, 128), depths=(1, 1, 1, 1), features=16, num_classes=3)
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise _StopAfterFirstEpoch
+
+    callbacks = recipe.training_callbacks
+    monkeypatch.setattr(recipe, "training_callbacks", lambda output_dir: [*callbacks(output_dir), Interrupt()])
+    with pytest.raises(_StopAfterFirstEpoch):
+        recipe.fit(build(), data, epochs=3, output_dir=tmp_path, lr=1e-3, steps_per_epoch=2, verbose=0)
+    monkeypatch.setattr(recipe, "training_callbacks", callbacks)
+    history = recipe.fit(build(), data, epochs=3, output_dir=tmp_path, lr=1e-3, steps_per_epoch=2, verbose=0)
+
+    assert history.epoch == [1, 2]  # the backup of epoch 0 was restored
+    log = (tmp_path / "log.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in log[1:]] == ["0", "1", "2"] and "epoch_seconds" in log[0]
+    column = log[0].split(",").index("epoch_seconds")
+    logged = sum(float(row.split(",")[column]) for row in log[1:])
+    assert recipe.training_seconds(tmp_path, 3) == pytest.approx(logged, abs=0.2) and logged > 0
+
+
+def test_training_seconds_counts_a_retrained_epoch_once_and_names_missing_ones(tmp_path):
+    from bidense_keras.train import recipe
+
+    (tmp_path / "log.csv").write_text("epoch,epoch_seconds,loss\n0,10.0,2.0\n1,7.5,1.5\n1,8.0,1.4\n2,NA,1.3\n")
+    assert recipe.training_seconds(tmp_path, 2) == 18.0
+    with pytest.raises(ValueError, match=r"no epoch_seconds for epochs \[2, 3\]"):
+        recipe.training_seconds(tmp_path, 4)

@@ -4,6 +4,8 @@ Plain ``model.fit`` does the work; this module only wires the loss, metrics,
 optimizer and callbacks of each task, and runs evaluation over a dataset.
 """
 
+import csv
+import time
 from pathlib import Path
 
 import keras
@@ -42,15 +44,43 @@ def compile_for_training(model, total_steps, lr, weight_decay=1e-2):
     return model
 
 
+LOG_FILE = "log.csv"
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Adds ``epoch_seconds`` (the epoch's wall time) to the epoch logs, so the CSV log keeps it."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["epoch_seconds"] = round(time.perf_counter() - self._start, 1)
+
+
 def training_callbacks(output_dir):
-    """Resume (BackupAndRestore), last weights after each epoch, and an appended CSV log."""
+    """Resume (BackupAndRestore), last weights after each epoch, and an appended CSV log with epoch times."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     return [
         keras.callbacks.BackupAndRestore(str(output_dir / "backup")),
         keras.callbacks.ModelCheckpoint(str(output_dir / "last.weights.h5"), save_weights_only=True),
-        keras.callbacks.CSVLogger(str(output_dir / "log.csv"), append=True),
+        EpochTimer(),  # before the logger: it writes the logs this callback completes
+        keras.callbacks.CSVLogger(str(output_dir / LOG_FILE), append=True),
     ]
+
+
+def training_seconds(output_dir, epochs):
+    """Wall time of epochs ``0..epochs-1`` from the CSV log, counting epochs trained before a resume.
+
+    A re-trained epoch counts once (its last row). Raises ``ValueError`` when an epoch has no time.
+    """
+    with open(Path(output_dir) / LOG_FILE, newline="") as log:
+        seconds = {int(row["epoch"]): row.get("epoch_seconds") for row in csv.DictReader(log)}
+    missing = [epoch for epoch in range(epochs) if seconds.get(epoch) in (None, "", "NA")]
+    if missing:
+        raise ValueError(f"{Path(output_dir) / LOG_FILE} has no epoch_seconds for epochs {missing}.")
+    return round(sum(float(seconds[epoch]) for epoch in range(epochs)), 1)
 
 
 def fit(model, train_data, epochs, output_dir, lr, steps_per_epoch, validation_data=None, verbose=1):
