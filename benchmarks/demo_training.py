@@ -84,23 +84,26 @@ PRESET_OF_RUN = {
 def publish(work_dir, finished):
     """Copies each finished run that has a preset into ``weights/<preset>/`` with card and registry entry.
 
-    Runs known only from the committed report (no run folder) keep their published folder.
+    Runs known only from the committed report (no run folder) keep their published weights; their
+    config metadata, card and registry entry are refreshed.
     """
     import shutil
 
     from bidense_keras.publish import update_registry, write_model_card
 
     for run, preset in PRESET_OF_RUN.items():
-        if run not in finished or not (Path(work_dir) / "runs" / run / "model").is_dir():
+        trained, target = Path(work_dir) / "runs" / run / "model", ROOT / "weights" / preset
+        if run not in finished or not (trained.is_dir() or target.is_dir()):
             continue
-        target = ROOT / "weights" / preset
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(Path(work_dir) / "runs" / run / "model", target)
+        if trained.is_dir():
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(trained, target)
+        task, binarization = run.split("_", 1)
         config_path = target / "config.json"
         config = json.loads(config_path.read_text())
         config.update(
-            description=f"BiDense demo model ({run.replace('_', ', ')}) trained on procedural synthetic rooms "
-            "by this package; a small ConvNeXt UperNet that shows the pipeline end to end.",
+            description=f"Demo {task} model (binarization `{binarization}`) trained on procedural synthetic "
+            "rooms by bidense_keras: a small ConvNeXt UperNet that shows the pipeline end to end.",
             recipe=f"{DEMO_RECIPE['epochs']} epochs, AdamW + one-cycle (peak lr {DEMO_RECIPE['lr']}), batch "
             f"{DEMO_RECIPE['batch_size']}, crops {DEMO_RECIPE['image_size']}, {SYNTHETIC['train_samples']} "
             "training scenes at 240x320, seed 0 (benchmarks/demo_training.py)",
@@ -121,14 +124,13 @@ def markdown_table(finished):
     """The README table: segmentation and depth metrics per binarization."""
     lines = [
         "| binarization | seg mIoU (%) | seg pixAcc (%) | depth δ1 | depth AbsRel | depth RMSE (m) "
-        "| binary params | train time (seg + depth) |",
+        "| binary params | train time seg / depth (min) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for binarization in ("fp32", "bidense", "bidense_deployable", "bnn"):
         seg = finished.get(f"segmentation_{binarization}", {})
         dep = finished.get(f"depth_{binarization}", {})
-        seconds = [m["train_seconds"] for m in (seg, dep) if "train_seconds" in m]
-        minutes = f"{sum(seconds) / 60:.0f} min" if seconds else "—"
+        minutes = f"{_cell(seg, 'train_seconds', 1 / 60, 0)} / {_cell(dep, 'train_seconds', 1 / 60, 0)}"
         params = seg.get("binary_params", dep.get("binary_params"))
         params = "—" if params is None else f"{params:,}"
         lines.append(

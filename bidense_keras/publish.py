@@ -55,8 +55,15 @@ def update_registry(folder, revision="main", repo_id=None, path=None):
     return entry
 
 
+def _metric_cell(value):
+    """Counts with thousands separators, large values to 0.1, scores to 4 decimals."""
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.4f}"
+
+
 def _metrics_table(metrics):
-    rows = [f"| {key} | {value:.4f} |" for key, value in metrics.items() if isinstance(value, (int, float))]
+    rows = [f"| {key} | {_metric_cell(value)} |" for key, value in metrics.items() if isinstance(value, (int, float))]
     return "\n".join(["| metric | value |", "| --- | --- |", *rows])
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import bidense_keras as bk
-from bidense_keras import download, presets
+from bidense_keras import download, presets, publish
 from bidense_keras.weights import save_pretrained
 from tests.conftest import SMALL
 
@@ -94,3 +94,14 @@ def test_published_preset_downloads_from_a_local_hub_then_works_offline(tmp_path
     cached = bk.segmentation(pretrained=True)
     images = np.random.default_rng(0).uniform(0, 255, (1, 64, 96, 3)).astype("float32")
     np.testing.assert_array_equal(cached.predict(images, verbose=0), downloaded.predict(images, verbose=0))
+
+
+@pytest.mark.parametrize("preset", sorted(publish.read_registry()))
+def test_every_published_preset_loads_from_the_mirror(preset):
+    """Registry, weights/ mirror and preset table agree: the verified weights load into the preset's model."""
+    entry = presets.PRESETS[preset]
+    build = bk.segmentation if entry["task"] == "segmentation" else bk.depth
+    model = build(preset, pretrained=True)
+    assert model.get_config()["binarization"] == entry["architecture"]["binarization"]
+    outputs = model.predict(np.full((1, 64, 96, 3), 128.0, np.float32), verbose=0)
+    assert outputs.shape[:3] == (1, 64, 96) and np.isfinite(outputs).all()

@@ -15,7 +15,7 @@ def folder(tmp_path):
     config = {"format": FORMAT, "task": "segmentation", "dataset": "synthetic_rooms", "input_size": [240, 320],
               "architecture": {"dims": [32, 64, 128, 256], "depths": [1, 1, 3, 1], "features": 64,
                                "num_classes": 9, "binarization": "bidense"},
-              "metrics": {"mIoU": 0.5, "pixAcc": 0.75}}
+              "metrics": {"mIoU": 0.5, "pixAcc": 0.75, "train_seconds": 1741.63, "binary_params": 2490592}}
     (folder / "config.json").write_text(json.dumps(config))
     (folder / "model.weights.h5").write_bytes(b"\x89HDF fake weights")
     return folder
@@ -38,6 +38,7 @@ def test_model_card_has_metadata_usage_and_metrics(folder):
     assert card.startswith("---\nlibrary_name: keras\npipeline_tag: image-segmentation")
     assert 'bk.segmentation("bidense_upernet_demo_rooms_seg", pretrained=True)' in card
     assert "| mIoU | 0.5000 |" in card and "synthetic_rooms" in card and "9 classes" in card
+    assert "| train_seconds | 1,741.6 |" in card and "| binary_params | 2,490,592 |" in card
 
 
 def test_push_uploads_and_pins_the_commit(folder, tmp_path, monkeypatch):

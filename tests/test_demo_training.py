@@ -1,0 +1,62 @@
+"""The demo-training script's publishing and report table (benchmarks/demo_training.py)."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from bidense_keras import publish
+from bidense_keras.weights import FORMAT
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "demo_training.py"
+
+
+@pytest.fixture
+def demo_training(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("demo_training", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "ROOT", tmp_path / "repo")
+    monkeypatch.setattr(publish, "REGISTRY_PATH", tmp_path / "registry.json")
+    return module
+
+
+def _model_folder(folder, binarization, weights):
+    folder.mkdir(parents=True)
+    config = {"format": FORMAT, "task": "segmentation", "input_size": [192, 256],
+              "architecture": {"dims": [32, 64, 128, 256], "depths": [1, 1, 3, 1], "features": 64,
+                               "num_classes": 9, "binarization": binarization}}
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "model.weights.h5").write_bytes(weights)
+
+
+def test_publish_copies_trained_runs_and_refreshes_reported_ones(demo_training, tmp_path):
+    work = tmp_path / "work"
+    _model_folder(work / "runs" / "segmentation_fp32" / "model", "fp32", b"new fp32 weights")
+    published = tmp_path / "repo" / "weights"
+    _model_folder(published / "bidense_upernet_demo_rooms_seg", "bidense", b"published bidense weights")
+    finished = {"segmentation_fp32": {"mIoU": 0.41, "pixAcc": 0.85, "IoU": [0.9], "train_seconds": 1741.6},
+                "segmentation_bidense": {"mIoU": 0.35, "pixAcc": 0.82, "train_seconds": 3558.9},
+                "segmentation_bnn": {"mIoU": 0.25, "pixAcc": 0.77}}  # bnn has no preset
+    demo_training.publish(work, finished)
+
+    registry = json.loads((tmp_path / "registry.json").read_text())
+    assert sorted(registry) == ["bidense_upernet_demo_rooms_seg", "fp32_upernet_demo_rooms_seg"]
+    assert (published / "fp32_upernet_demo_rooms_seg" / "model.weights.h5").read_bytes() == b"new fp32 weights"
+    kept = published / "bidense_upernet_demo_rooms_seg"
+    assert (kept / "model.weights.h5").read_bytes() == b"published bidense weights"
+    config = json.loads((kept / "config.json").read_text())
+    assert config["metrics"] == {"mIoU": 0.35, "pixAcc": 0.82, "train_seconds": 3558.9}
+    assert "binarization `bidense`" in config["description"]
+    assert "| mIoU | 0.3500 |" in (kept / "README.md").read_text()
+    assert registry["bidense_upernet_demo_rooms_seg"]["files"]["README.md"]["size"] == (kept / "README.md").stat().st_size
+
+
+def test_markdown_table_marks_missing_runs(demo_training):
+    table = demo_training.markdown_table({
+        "segmentation_bidense": {"mIoU": 0.3486, "pixAcc": 0.8214, "train_seconds": 1800.0, "binary_params": 2490592},
+        "depth_bidense": {"d1": 0.5692, "abs_rel": 0.2973, "rmse": 0.9958, "train_seconds": 1200.0},
+    }).splitlines()
+    assert table[2] == "| fp32 | — | — | — | — | — | — | — / — |"
+    assert table[3] == "| bidense | 34.86 | 82.14 | 0.569 | 0.297 | 0.996 | 2,490,592 | 30 / 20 |"
