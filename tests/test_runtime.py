@@ -211,6 +211,19 @@ def test_cli_exports_then_predicts_with_the_flatbuffer(lce_runtime, tmp_path, ca
     assert sorted(p.name for p in out.iterdir()) == ["photo_depth.png", "photo_panel.png"]
     assert Image.open(out / "photo_depth.png").size == (80, 48)
 
+    # the flatbuffer's held-out metrics are those of the Keras twin it was converted from
+    held_out = ["--dataset", "synthetic_rooms", "--data-dir", str(tmp_path / "rooms"), "--val-samples", "2",
+                "--render-size", "64", "64", "--batch-size", "2"]
+    metrics = {}
+    for name, source, flags in (("tflite", flatbuffer, []), ("twin", tmp_path / "model", ["--as-exported"])):
+        assert cli.main(["evaluate", str(source), *held_out, "--out", str(tmp_path / f"{name}.json"), *flags]) == 0
+        metrics[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    assert metrics["tflite"]["abs_rel"] == pytest.approx(metrics["twin"]["abs_rel"], rel=1e-4)
+    assert metrics["tflite"]["rmse"] == pytest.approx(metrics["twin"]["rmse"], rel=1e-4)
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(flatbuffer), *held_out, "--as-exported"]) == 2
+    assert "a .tflite is evaluated as is" in capsys.readouterr().err
+
 
 def test_a_flatbuffer_without_sidecar_is_refused(export, tmp_path, capsys):
     _, path, _ = export("segmentation", "bidense_deployable", SMALL_MAPS)

@@ -105,3 +105,27 @@ def test_training_seconds_counts_a_retrained_epoch_once_and_names_missing_ones(t
     assert recipe.training_seconds(tmp_path, 2) == 18.0
     with pytest.raises(ValueError, match=r"no epoch_seconds for epochs \[2, 3\]"):
         recipe.training_seconds(tmp_path, 4)
+
+
+def test_evaluate_as_exported_measures_the_deployable_twin(tmp_path):
+    """--as-exported evaluates the deployable twin: exact for bidense_deployable, an approximation of bidense."""
+    import keras
+
+    import bidense_keras as bk
+    from bidense_keras.weights import save_pretrained
+
+    data = tmp_path / "data"
+    results = {}
+    for binarization in ("bidense_deployable", "bidense"):
+        keras.utils.set_random_seed(3)
+        model = bk.depth(dims=(16, 32, 64, 128), depths=(1, 1, 1, 1), features=32, binarization=binarization)
+        folder = save_pretrained(model, tmp_path / binarization)
+        for flags in ([], ["--as-exported"]):
+            out = tmp_path / f"{binarization}{len(flags)}.json"
+            assert cli.main(["evaluate", str(folder), "--dataset", "synthetic_rooms", "--data-dir", str(data),
+                             "--out", str(out), *HELD_OUT, *flags]) == 0
+            results[binarization, bool(flags)] = json.loads(out.read_text())["abs_rel"]
+    # same seed, same weights: the twin of the bidense model is the bidense_deployable model
+    assert results["bidense_deployable", True] == pytest.approx(results["bidense_deployable", False], rel=1e-6)
+    assert results["bidense", True] == pytest.approx(results["bidense_deployable", False], rel=1e-6)
+    assert results["bidense", False] != results["bidense_deployable", False]

@@ -33,14 +33,15 @@ from bidense_keras.weights import FORMAT, architecture_of
 DEPLOYABLE = {"bidense": "bidense_deployable", "bidense_deployable": "bidense_deployable"}
 
 
-def deployable_model(model, input_size):
-    """The export twin of ``model``: deployable DAB, sign(0) = +1, folded kernels, fixed size.
+def deployable_model(model, input_size=None):
+    """The export twin of ``model``: deployable DAB, sign(0) = +1, folded kernels.
 
     Args:
         model: a :class:`~bidense_keras.models.UperNet` with ``binarization`` ``bidense``,
             ``bidense_deployable`` or an ablation without DAB (``bnn``, ``cfb``); ``fp32``
             models export as plain float models.
-        input_size: ``(height, width)`` the flatbuffer will take.
+        input_size: ``(height, width)`` the flatbuffer will take; None keeps any size (to
+            evaluate in Keras what the flatbuffer computes).
 
     Returns:
         A new UperNet with ``model``'s weights.
@@ -49,7 +50,7 @@ def deployable_model(model, input_size):
     config.update(
         binarization=DEPLOYABLE.get(config["binarization"], config["binarization"]),
         zero_as_positive=True,
-        input_shape=(*input_size, 3),
+        input_shape=(*(input_size or (None, None)), 3),
     )
     twin = UperNet.from_config(config)
     twin.set_weights(model.get_weights())

@@ -79,3 +79,7 @@ class TFLiteModel:
                                     xnnpack=self.xnnpack)
         restored = keras.ops.image.resize(outputs, images.shape[1:3], interpolation="bilinear")
         return keras.ops.convert_to_numpy(restored).astype(np.float32)
+
+    def predict_on_batch(self, images):
+        """:meth:`predict` under the Keras name :func:`bidense_keras.train.recipe.evaluate` calls."""
+        return self.predict(np.asarray(images, np.float32))

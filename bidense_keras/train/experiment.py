@@ -86,13 +86,15 @@ def train(task, dataset, data_dir, output_dir, epochs, batch_size, lr, image_siz
 
 
 def evaluate(model, dataset, data_dir, batch_size=1, image_size=None, synthetic=None):
-    """Held-out metrics of ``model`` (or a model folder path) on ``dataset``'s validation split.
+    """Held-out metrics of ``model`` on ``dataset``'s validation split.
 
+    ``model`` is a Keras model, a model folder path, or the path of an ``OUT.tflite`` written by
+    ``bidense-keras export`` (run by the LCE interpreter with its fastest exact kernel).
     For synthetic_rooms, ``synthetic`` (``val_samples``, ``height``, ``width``, ``seed``)
     describes the held-out split, generated in ``data_dir`` when missing.
     """
     if not isinstance(model, keras.Model):
-        model = load_pretrained(model)
+        model = _load_for_evaluation(model)
     info = dataset_info(dataset, model.task)
     if dataset == "synthetic_rooms" and synthetic is not None:
         options = {"val_samples": 200, "height": 240, "width": 320, "seed": 0, **synthetic}
@@ -102,3 +104,11 @@ def evaluate(model, dataset, data_dir, batch_size=1, image_size=None, synthetic=
         batch_size = 1  # real images differ in size; native-size evaluation goes one by one
     data = loaders.load_dataset(info["loader"], data_dir, "val", image_size, batch_size)
     return recipe.evaluate(model, data, crop=info["crop"])
+
+
+def _load_for_evaluation(path):
+    if Path(path).suffix == ".tflite":
+        from bidense_keras.export.tflite_model import TFLiteModel
+
+        return TFLiteModel.load(path)
+    return load_pretrained(path)
