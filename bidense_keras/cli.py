@@ -101,11 +101,12 @@ def _info(args):
 def _presets(args):
     from bidense_keras import factory
 
-    print(f"{'preset':<44} {'task':<13} {'dataset':<8} weights")
-    for name in factory.list_presets(args.pattern):
-        preset = factory.PRESETS[name]
-        weights = "yes" if preset["weights"] else "no"
-        print(f"{name:<44} {preset['task']:<13} {preset['dataset']:<8} {weights}")
+    rows = [(name, factory.PRESETS[name]["task"], factory.PRESETS[name]["dataset"],
+             "yes" if factory.PRESETS[name]["weights"] else "no") for name in factory.list_presets(args.pattern)]
+    rows.insert(0, ("preset", "task", "dataset", "weights"))
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    for row in rows:
+        print(" ".join(f"{cell:<{width}}" for cell, width in zip(row, widths)), row[3])
 
 
 def _convert(args):

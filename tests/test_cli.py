@@ -43,6 +43,11 @@ def test_presets_lists_every_preset(capsys):
     assert cli.main(["presets", "*tiny*"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1 + len(bk.list_presets("*tiny*")) == 1 + 8
+    assert cli.main(["presets", "*demo_rooms*"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert "fp32_upernet_demo_rooms_seg" in lines[-1] and lines[-1].endswith("yes")
+    columns = {line.rindex(" ") for line in lines} | {lines[0].index("weights") - 1}
+    assert len(columns) == 1  # the weights column is aligned under its header, longest names included
 
 
 def test_unknown_preset_exits_with_message(capsys):
