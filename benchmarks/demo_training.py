@@ -117,7 +117,7 @@ def publish(work_dir, finished):
 
 
 def _cell(metrics, key, scale=1.0, digits=3):
-    return f"{metrics[key] * scale:.{digits}f}" if key in metrics else "—"
+    return f"{metrics[key] * scale:.{digits}f}" if metrics.get(key) is not None else "—"
 
 
 def markdown_table(finished):

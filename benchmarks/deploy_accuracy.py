@@ -6,7 +6,9 @@ and the LCE flatbuffer at 240x320 run by LCE's interpreter (``bidense-keras eval
 OUT.tflite``), all on the same 200 held-out synthetic rooms as the demo-training table.
 Needs the LCE runtime (``bidense-keras lce-runtime DIR``, ``$BIDENSE_KERAS_LCE_PYTHON``).
 
-Also on 4 sample rooms: the flatbuffer's outputs against the twin's (``tflite_*``), and, as the
+The flatbuffer's held-out metrics use the kernel ``predict --tflite`` picks (``bconv_kernel``:
+indirect BGEMM with XNNPACK at 240x320). Also on 4 sample rooms, with LCE's reference kernels as the
+export check runs them: the flatbuffer's outputs against the twin's (``tflite_*``), and, as the
 yardstick for them, the twin's outputs against its own on the same images plus uniform noise of
 ±``NOISE`` grey levels (``rounding_*``): a trained binary network flips some signs near its
 thresholds under any change of float rounding, and each flip propagates.
@@ -87,8 +89,11 @@ def main(argv=None):
     """Runs the script with command-line arguments ``argv`` (default: sys.argv)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work-dir", type=Path, default=ROOT / "outputs" / "deploy_accuracy")
-    parser.add_argument("--presets", nargs="*", default=PRESETS)
+    parser.add_argument("--presets", nargs="+", default=PRESETS)
     args = parser.parse_args(argv)
+    from bidense_keras.export.runtime import runtime_python
+
+    runtime_python()  # fails now, with how to make one, rather than after the Keras evaluations
     results = {preset: measure(preset, args.work_dir) for preset in args.presets}
     RESULTS.mkdir(parents=True, exist_ok=True)
     report = {"command": "python benchmarks/deploy_accuracy.py", "export_size": EXPORT_SIZE,

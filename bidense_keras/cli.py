@@ -158,14 +158,16 @@ def _evaluate(args):
 
     synthetic = {"val_samples": args.val_samples, "height": args.render_size[0],
                  "width": args.render_size[1], "seed": args.seed}
-    model = args.model
-    if args.as_exported and Path(model).suffix == ".tflite":
-        raise ValueError("--as-exported evaluates a model folder as it would be exported; a .tflite is evaluated as is.")
-    if args.as_exported:
-        from bidense_keras.export import deployable_model
-        from bidense_keras.weights import load_pretrained
+    if Path(args.model).suffix == ".tflite":
+        if args.as_exported:
+            raise ValueError("--as-exported evaluates a model as it would be exported; a .tflite is evaluated as is.")
+        model = args.model
+    else:
+        model = _load_model(args.model)[0]
+        if args.as_exported:
+            from bidense_keras.export import deployable_model
 
-        model = deployable_model(load_pretrained(args.model))
+            model = deployable_model(model)
     metrics = experiment.evaluate(model, args.dataset, args.data_dir, args.batch_size, synthetic=synthetic)
     _print_metrics(metrics)
     if args.out:
@@ -265,14 +267,14 @@ def build_parser():
     train.add_argument("--train-samples", type=int, default=2000, help="synthetic_rooms training size")
     train.set_defaults(run=_train)
 
-    evaluate = commands.add_parser("evaluate", help="held-out metrics of a model folder; prints and writes JSON")
-    evaluate.add_argument("model", help="model folder (config.json + model.weights.h5), or OUT.tflite from export "
-                          "(run by the LCE interpreter, see lce-runtime)")
+    evaluate = commands.add_parser("evaluate", help="held-out metrics of a model or flatbuffer; prints and writes JSON")
+    evaluate.add_argument("model", help="model folder (config.json + model.weights.h5), preset with published "
+                          "weights, or OUT.tflite from export (run by the LCE interpreter, see lce-runtime)")
     _add_data_arguments(evaluate)
     evaluate.add_argument("--out", help="metrics JSON path")
     evaluate.add_argument("--as-exported", action="store_true",
                           help="evaluate the deployable twin that `export` converts (DAB scale after each conv, "
-                          "sign(0) = +1): the accuracy the LCE flatbuffer will have")
+                          "sign(0) = +1) at the images' own size; the flatbuffer itself runs at its export size")
     evaluate.set_defaults(run=_evaluate)
     return parser
 

@@ -57,6 +57,8 @@ def test_markdown_table_marks_missing_runs(demo_training):
     table = demo_training.markdown_table({
         "segmentation_bidense": {"mIoU": 0.3486, "pixAcc": 0.8214, "train_seconds": 1800.0, "binary_params": 2490592},
         "depth_bidense": {"d1": 0.5692, "abs_rel": 0.2973, "rmse": 0.9958, "train_seconds": 1200.0},
+        "segmentation_bnn": {"mIoU": 0.2463, "pixAcc": 0.7692, "train_seconds": None, "binary_params": 2490592},
     }).splitlines()
     assert table[2] == "| fp32 | — | — | — | — | — | — | — / — |"
     assert table[3] == "| bidense | 34.86 | 82.14 | 0.569 | 0.297 | 0.996 | 2,490,592 | 30 / 20 |"
+    assert table[5] == "| bnn | 24.63 | 76.92 | — | — | — | 2,490,592 | — / — |"  # time unknown: no crash

@@ -220,6 +220,10 @@ def test_cli_exports_then_predicts_with_the_flatbuffer(lce_runtime, tmp_path, ca
         metrics[name] = json.loads((tmp_path / f"{name}.json").read_text())
     assert metrics["tflite"]["abs_rel"] == pytest.approx(metrics["twin"]["abs_rel"], rel=1e-4)
     assert metrics["tflite"]["rmse"] == pytest.approx(metrics["twin"]["rmse"], rel=1e-4)
+    from bidense_keras.train import experiment
+
+    loaded = experiment.evaluate(TFLiteModel.load(flatbuffer), "synthetic_rooms", tmp_path / "rooms", batch_size=2)
+    assert loaded["abs_rel"] == pytest.approx(metrics["tflite"]["abs_rel"], rel=1e-6)  # the Python API takes it too
     capsys.readouterr()
     assert cli.main(["evaluate", str(flatbuffer), *held_out, "--as-exported"]) == 2
     assert "a .tflite is evaluated as is" in capsys.readouterr().err

@@ -129,3 +129,26 @@ def test_evaluate_as_exported_measures_the_deployable_twin(tmp_path):
     assert results["bidense_deployable", True] == pytest.approx(results["bidense_deployable", False], rel=1e-6)
     assert results["bidense", True] == pytest.approx(results["bidense_deployable", False], rel=1e-6)
     assert results["bidense", False] != results["bidense_deployable", False]
+
+
+def test_evaluate_takes_a_preset_name(tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    assert cli.main(["evaluate", "bidense_upernet_demo_rooms_depth", "--dataset", "synthetic_rooms",
+                     "--data-dir", str(tmp_path / "data"), "--out", str(out), *HELD_OUT]) == 0
+    assert 0.0 < json.loads(out.read_text())["abs_rel"] < 1.0
+    assert cli.main(["evaluate", "runs/not_a_model", "--dataset", "synthetic_rooms", "--data-dir",
+                     str(tmp_path / "data"), *HELD_OUT]) == 2
+    assert "Unknown preset 'runs/not_a_model'" in capsys.readouterr().err
+
+
+def test_a_log_without_epoch_times_is_moved_aside_not_appended_to(tmp_path):
+    from bidense_keras.train import recipe
+
+    old = "epoch,loss,val_loss\n0,2.0,NA\n"
+    (tmp_path / "log.csv").write_text(old)
+    recipe.training_callbacks(tmp_path)
+    assert (tmp_path / "log.previous.csv").read_text() == old and not (tmp_path / "log.csv").exists()
+    current = "epoch,epoch_seconds,loss\n0,10.0,2.0\n"
+    (tmp_path / "log.csv").write_text(current)
+    recipe.training_callbacks(tmp_path)  # a log with epoch times is kept for the resumed run to append to
+    assert (tmp_path / "log.csv").read_text() == current

@@ -5,6 +5,8 @@ the same pieces (``load_dataset``, ``segmentation``/``depth``, ``recipe.fit``) w
 """
 
 import json
+import os
+import warnings
 from pathlib import Path
 
 import keras
@@ -80,7 +82,11 @@ def train(task, dataset, data_dir, output_dir, epochs, batch_size, lr, image_siz
     metadata = {k: info[k] for k in ("class_names", "palette") if k in info}
     save_pretrained(model, output_dir / "model", dataset=dataset, input_size=list(image_size), **metadata)
     metrics = evaluate(model, dataset, data_dir, batch_size=batch_size)
-    metrics["train_seconds"] = recipe.training_seconds(output_dir, epochs)
+    try:
+        metrics["train_seconds"] = recipe.training_seconds(output_dir, epochs)
+    except ValueError as error:  # the timing is a report, not a reason to lose the trained model's metrics
+        warnings.warn(f"train_seconds unknown: {error}", stacklevel=2)
+        metrics["train_seconds"] = None
     write_text_atomic(output_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     return metrics
 
@@ -93,7 +99,7 @@ def evaluate(model, dataset, data_dir, batch_size=1, image_size=None, synthetic=
     For synthetic_rooms, ``synthetic`` (``val_samples``, ``height``, ``width``, ``seed``)
     describes the held-out split, generated in ``data_dir`` when missing.
     """
-    if not isinstance(model, keras.Model):
+    if isinstance(model, (str, os.PathLike)):
         model = _load_for_evaluation(model)
     info = dataset_info(dataset, model.task)
     if dataset == "synthetic_rooms" and synthetic is not None:
@@ -107,6 +113,7 @@ def evaluate(model, dataset, data_dir, batch_size=1, image_size=None, synthetic=
 
 
 def _load_for_evaluation(path):
+    """A model folder as a Keras model, or an exported ``OUT.tflite`` as a :class:`TFLiteModel`."""
     if Path(path).suffix == ".tflite":
         from bidense_keras.export.tflite_model import TFLiteModel
 

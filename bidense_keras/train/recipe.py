@@ -51,17 +51,26 @@ class EpochTimer(keras.callbacks.Callback):
     """Adds ``epoch_seconds`` (the epoch's wall time) to the epoch logs, so the CSV log keeps it."""
 
     def on_epoch_begin(self, epoch, logs=None):
+        """Starts the epoch's clock."""
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
+        """Writes ``epoch_seconds`` into ``logs`` (the dict the later callbacks receive)."""
         if logs is not None:
             logs["epoch_seconds"] = round(time.perf_counter() - self._start, 1)
 
 
 def training_callbacks(output_dir):
-    """Resume (BackupAndRestore), last weights after each epoch, and an appended CSV log with epoch times."""
+    """Resume (BackupAndRestore), last weights after each epoch, and an appended CSV log with epoch times.
+
+    A ``log.csv`` without the ``epoch_seconds`` column (written before epoch times were logged) is
+    moved to ``log.previous.csv``: rows appended under its header would land in the wrong columns.
+    """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    log = output_dir / LOG_FILE
+    if log.is_file() and "epoch_seconds" not in _header(log):
+        log.replace(output_dir / "log.previous.csv")
     return [
         keras.callbacks.BackupAndRestore(str(output_dir / "backup")),
         keras.callbacks.ModelCheckpoint(str(output_dir / "last.weights.h5"), save_weights_only=True),
@@ -70,10 +79,16 @@ def training_callbacks(output_dir):
     ]
 
 
+def _header(log):
+    with open(log, newline="") as file:
+        return next(csv.reader(file), [])
+
+
 def training_seconds(output_dir, epochs):
     """Wall time of epochs ``0..epochs-1`` from the CSV log, counting epochs trained before a resume.
 
-    A re-trained epoch counts once (its last row). Raises ``ValueError`` when an epoch has no time.
+    A re-trained epoch counts once (its last row); an epoch interrupted before its end has no row,
+    so its partial time is not counted. Raises ``ValueError`` when an epoch has no time.
     """
     with open(Path(output_dir) / LOG_FILE, newline="") as log:
         seconds = {int(row["epoch"]): row.get("epoch_seconds") for row in csv.DictReader(log)}
