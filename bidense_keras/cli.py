@@ -101,9 +101,10 @@ def _info(args):
 def _presets(args):
     from bidense_keras import factory
 
-    rows = [(name, factory.PRESETS[name]["task"], factory.PRESETS[name]["dataset"],
-             "yes" if factory.PRESETS[name]["weights"] else "no") for name in factory.list_presets(args.pattern)]
-    rows.insert(0, ("preset", "task", "dataset", "weights"))
+    rows = [("preset", "task", "dataset", "weights")]
+    for name in factory.list_presets(args.pattern):
+        preset = factory.PRESETS[name]
+        rows.append((name, preset["task"], preset["dataset"], "yes" if preset["weights"] else "no"))
     widths = [max(len(row[column]) for row in rows) for column in range(3)]
     for row in rows:
         print(" ".join(f"{cell:<{width}}" for cell, width in zip(row, widths)), row[3])
