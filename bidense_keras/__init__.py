@@ -1,5 +1,6 @@
 """bidense_keras: binary neural networks for dense prediction (BiDense) in Keras 3."""
 
+from bidense_keras import backends  # first: it checks $KERAS_BACKEND before Keras is imported
 from bidense_keras import convert, export, layers, quantizers, weights
 from bidense_keras.backbones import ConvNeXtBackbone
 from bidense_keras.models import UperNet
@@ -11,6 +12,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ConvNeXtBackbone",
     "UperNet",
+    "backends",
     "convert",
     "depth",
     "export",

@@ -5,8 +5,10 @@ import json
 import sys
 from pathlib import Path
 
+from bidense_keras import __version__
 from bidense_keras.export.runtime import KERNELS, LCE_PYTHON_ENV, LCERuntimeError
 from bidense_keras.files import atomic_path, write_text_atomic
+from bidense_keras.train.devices import PRECISIONS
 
 
 def _demo(args):
@@ -86,9 +88,21 @@ def _lce_runtime(args):
     print(f"LCE runtime ready; to use it:\nexport {LCE_PYTHON_ENV}={python}")
 
 
+def _print_environment():
+    from bidense_keras.backends import describe
+
+    environment = describe()
+    print(f"bidense_keras {__version__}, Keras {environment['keras']}, backend {environment['backend']} "
+          f"{environment['backend_version']}")
+    print(f"devices: {', '.join(environment['devices'])}")
+
+
 def _info(args):
     from bidense_keras import factory, model_stats
 
+    if args.preset is None:
+        _print_environment()
+        return
     preset = factory.get_preset(args.preset)
     build = factory.segmentation if preset["task"] == "segmentation" else factory.depth
     size = tuple(args.size) if args.size else preset["input_size"]
@@ -148,7 +162,7 @@ def _train(args):
     metrics = experiment.train(
         TASK_NAMES[args.task], args.dataset, args.data_dir, args.output, args.epochs, args.batch_size,
         args.lr, tuple(args.image_size), preset=args.preset, seed=args.seed, synthetic=synthetic,
-        **_architecture(args),
+        devices=args.devices, accumulate=args.accumulate, precision=args.precision, **_architecture(args),
     )
     print(f"model saved in {Path(args.output) / 'model'}; held-out metrics:")
     _print_metrics(metrics)
@@ -189,6 +203,7 @@ def _add_data_arguments(parser):
 def build_parser():
     """The argparse parser of ``bidense-keras``."""
     parser = argparse.ArgumentParser(prog="bidense-keras", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="predict on a sample image and write a PNG")
@@ -235,8 +250,9 @@ def build_parser():
     runtime.add_argument("directory", help="e.g. ~/.cache/bidense-keras/lce-runtime")
     runtime.set_defaults(run=_lce_runtime)
 
-    info = commands.add_parser("info", help="parameter, MAC and size counts of a preset")
-    info.add_argument("preset")
+    info = commands.add_parser("info", help="parameter, MAC and size counts of a preset; without one, the "
+                               "versions, Keras backend and devices")
+    info.add_argument("preset", nargs="?")
     info.add_argument("--size", type=int, nargs=2, metavar=("HEIGHT", "WIDTH"))
     info.set_defaults(run=_info)
 
@@ -266,6 +282,11 @@ def build_parser():
     train.add_argument("--lr", type=float, default=1e-4)
     train.add_argument("--image-size", type=int, nargs=2, default=(192, 256), metavar=("H", "W"))
     train.add_argument("--train-samples", type=int, default=2000, help="synthetic_rooms training size")
+    train.add_argument("--devices", type=int, help="train data-parallel on N devices (JAX or TensorFlow); "
+                       "--batch-size is the global batch")
+    train.add_argument("--accumulate", type=int, default=1, metavar="K",
+                       help="average the gradients of K batches per update (effective batch K x --batch-size)")
+    train.add_argument("--precision", choices=PRECISIONS, help="Keras dtype policy (default float32)")
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser("evaluate", help="held-out metrics of a model or flatbuffer; prints and writes JSON")

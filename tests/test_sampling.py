@@ -1,8 +1,15 @@
+import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+import tensorflow as tf  # references and the dynamic-shape graph, whatever the Keras backend
+from keras import ops
 
-from bidense_keras.layers import AdaptiveAveragePooling2D, adaptive_average_pool, resize_bilinear_align_corners
+from bidense_keras.layers import (
+    AdaptiveAveragePooling2D,
+    ResizeLike,
+    adaptive_average_pool,
+    resize_bilinear_align_corners,
+)
 
 
 def adaptive_pool_loop(x, out_h, out_w):
@@ -17,11 +24,12 @@ def adaptive_pool_loop(x, out_h, out_w):
     return out
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize("size,bins", [((3, 4), 6), ((15, 20), 6), ((7, 9), 4), ((12, 16), 1), ((5, 5), 2)])
 def test_adaptive_pool_matches_pytorch_bins(size, bins):
     x = np.random.default_rng(0).normal(size=(2, *size, 3)).astype(np.float32)
     np.testing.assert_allclose(
-        np.asarray(adaptive_average_pool(x, (bins, bins))), adaptive_pool_loop(x, bins, bins), rtol=1e-5, atol=1e-6
+        ops.convert_to_numpy(adaptive_average_pool(x, (bins, bins))), adaptive_pool_loop(x, bins, bins), rtol=1e-5, atol=1e-6
     )
 
 
@@ -32,8 +40,21 @@ def test_adaptive_pool_layer_under_tf_function_with_dynamic_size():
     np.testing.assert_allclose(run(x).numpy(), adaptive_pool_loop(x, 6, 6), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize("src,dst", [((3, 4), (12, 16)), ((6, 8), (96, 128)), ((5, 7), (2, 3)), ((4, 4), (1, 1))])
 def test_resize_matches_tf_align_corners(src, dst):
     x = np.random.default_rng(2).normal(size=(2, *src, 3)).astype(np.float32)
     expected = tf.compat.v1.image.resize_bilinear(x, dst, align_corners=True).numpy()
-    np.testing.assert_allclose(np.asarray(resize_bilinear_align_corners(x, dst)), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ops.convert_to_numpy(resize_bilinear_align_corners(x, dst)), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.backends
+def test_pool_and_resize_compile_for_any_input_size():
+    """Inside a compiled predict (jax.jit, tf.function) the matrix sizes must be static Python ints."""
+    images = keras.Input((None, None, 2))
+    pooled = AdaptiveAveragePooling2D(6)(images)
+    model = keras.Model(images, ResizeLike()([pooled, images]))
+    for size in ((3, 4), (7, 9)):
+        x = np.random.default_rng(3).normal(size=(2, *size, 2)).astype(np.float32)
+        expected = tf.compat.v1.image.resize_bilinear(adaptive_pool_loop(x, 6, 6), size, align_corners=True)
+        np.testing.assert_allclose(model.predict_on_batch(x), expected.numpy(), rtol=1e-5, atol=1e-5)

@@ -28,3 +28,10 @@ def test_one_cycle_serializes_and_rejects_tiny_runs():
     assert OneCycle.from_config(schedule.get_config()).get_config() == schedule.get_config()
     with pytest.raises(ValueError, match="at least 2 steps"):
         OneCycle(1e-3, 1)
+
+
+def test_one_cycle_advances_once_per_update_when_gradients_accumulate():
+    per_update = OneCycle(max_lr=1e-3, total_steps=10)
+    accumulated = OneCycle(max_lr=1e-3, total_steps=10, steps_per_update=4)
+    for batch in range(40):  # Keras counts batches; the update after batches 4u..4u+3 uses step u
+        assert float(accumulated(batch)) == pytest.approx(float(per_update(batch // 4)), rel=1e-6)

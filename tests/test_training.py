@@ -11,6 +11,7 @@ TINY = ["--dims", "16", "32", "64", "128", "--depths", "1", "1", "1", "1", "--fe
 HELD_OUT = ["--val-samples", "2", "--render-size", "60", "80", "--batch-size", "4"]
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize("task,metric", [("seg", "mIoU"), ("depth", "abs_rel")])
 def test_train_then_evaluate(tmp_path, task, metric, capsys):
     data, run = tmp_path / "data", tmp_path / "run"

@@ -7,6 +7,8 @@ import bidense_keras as bk
 from bidense_keras.weights import load_pretrained, read_config, save_pretrained
 from tests.conftest import SMALL
 
+pytestmark = pytest.mark.backends
+
 
 @pytest.fixture(scope="module")
 def depth_model():

@@ -27,7 +27,6 @@ def _align_corners_matrix(in_size, out_size, dtype):
 
 def _adaptive_pool_matrix(in_size, out_size, dtype):
     """``(out, in)`` averaging weights over PyTorch's bins [floor(i*in/out), ceil((i+1)*in/out))."""
-    in_size = ops.cast(in_size, "int32")
     rows = ops.arange(out_size, dtype="int32")
     start = ops.floor_divide(rows * in_size, out_size)
     end = ops.floor_divide((rows + 1) * in_size + out_size - 1, out_size)

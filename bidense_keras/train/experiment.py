@@ -14,6 +14,7 @@ import keras
 from bidense_keras import factory, visualize
 from bidense_keras.datasets import loaders, synthetic_rooms
 from bidense_keras.files import write_text_atomic
+from bidense_keras.train import devices as train_devices
 from bidense_keras.train import recipe
 from bidense_keras.weights import load_pretrained, save_pretrained
 
@@ -49,7 +50,7 @@ def build_model(task, info, preset=None, **architecture):
 
 
 def train(task, dataset, data_dir, output_dir, epochs, batch_size, lr, image_size, preset=None, seed=0,
-          synthetic=None, verbose=1, **architecture):
+          synthetic=None, verbose=1, devices=None, accumulate=1, precision=None, **architecture):
     """Trains a model with the paper's recipe, saves it as a model folder and evaluates it.
 
     Args:
@@ -63,25 +64,33 @@ def train(task, dataset, data_dir, output_dir, epochs, batch_size, lr, image_siz
         seed: seeds weights, shuffling and augmentation.
         synthetic: for synthetic_rooms, dict of ``train_samples``, ``val_samples``,
             ``height``, ``width`` (defaults 2000, 200, 240, 320).
+        devices: train data-parallel on this many devices (``batch_size`` is the global batch), see
+            :func:`bidense_keras.train.devices.data_parallel`.
+        accumulate: gradient accumulation steps (updates with ``accumulate * batch_size`` images).
+        precision: a Keras dtype policy, e.g. ``"mixed_bfloat16"`` (default: float32).
 
     Returns:
         dict of held-out metrics plus ``train_seconds`` (all epochs, also those before a resume).
     """
+    train_devices.check_data_parallel(devices, batch_size)  # before any data is generated
     keras.utils.set_random_seed(seed)
     info = dataset_info(dataset, task)
     synthetic = {"train_samples": 2000, "val_samples": 200, "height": 240, "width": 320, **(synthetic or {})}
     if dataset == "synthetic_rooms":
         synthetic_rooms.prepare_splits(data_dir, task, seed=seed, **synthetic)
-    model = build_model(task, info, preset, **architecture)
     train_data = loaders.load_dataset(info["loader"], data_dir, "train", image_size, batch_size, training=True, seed=seed)
     steps = len(loaders.list_samples(info["loader"], data_dir, "train")[0]) // batch_size
     if steps < 1:
         raise ValueError(f"Fewer training samples than one batch of {batch_size} in {data_dir}.")
-    recipe.fit(model, train_data, epochs, output_dir, lr, steps, verbose=verbose)
     output_dir = Path(output_dir)
     metadata = {k: info[k] for k in ("class_names", "palette") if k in info}
-    save_pretrained(model, output_dir / "model", dataset=dataset, input_size=list(image_size), **metadata)
-    metrics = evaluate(model, dataset, data_dir, batch_size=batch_size)
+    with train_devices.dtype_policy(precision):
+        with train_devices.data_parallel(devices, batch_size):
+            model = build_model(task, info, preset, **architecture)
+            recipe.fit(model, train_data, epochs, output_dir, lr, steps, verbose=verbose, accumulate=accumulate)
+            save_pretrained(model, output_dir / "model", dataset=dataset, input_size=list(image_size), **metadata)
+        # The saved folder on one device: what users load, and no held-out batch must split over devices.
+        metrics = evaluate(load_pretrained(output_dir / "model"), dataset, data_dir, batch_size=batch_size)
     try:
         metrics["train_seconds"] = recipe.training_seconds(output_dir, epochs)
     except ValueError as error:  # the timing is a report, not a reason to lose the trained model's metrics

@@ -1,11 +1,18 @@
 """Training losses: pixel-wise cross-entropy for segmentation, scale-invariant log loss for depth.
 
-Both losses reduce over every valid pixel of the batch themselves and return a
-scalar, so Keras' own reduction leaves the value unchanged.
+Both losses reduce over every valid pixel of the batch themselves; ``call`` repeats that
+value once per image, so Keras' own mean over the batch leaves it unchanged while still
+applying Keras' scaling for ``tf.distribute`` (a scalar from ``call`` would skip it, and
+each replica's gradient would count fully instead of ``1 / replicas``).
 """
 
 import keras
 from keras import ops
+
+
+def _per_image(batch_loss, y_true):
+    """``(B,)``: the batch's scalar loss once per image, for Keras' mean reduction."""
+    return ops.broadcast_to(batch_loss, ops.shape(y_true)[:1])
 
 
 def _safe_ratio(numerator, denominator):
@@ -40,7 +47,7 @@ class SegmentationCrossEntropy(keras.losses.Loss):
         log_probs = ops.log_softmax(ops.cast(y_pred, "float32"), axis=-1)
         nll = -ops.squeeze(ops.take_along_axis(log_probs, safe_labels[..., None], axis=-1), axis=-1)
         weights = ops.cast(kept, "float32") * self._label_weights(safe_labels)
-        return _safe_ratio(ops.sum(weights * nll), ops.sum(weights))
+        return _per_image(_safe_ratio(ops.sum(weights * nll), ops.sum(weights)), y_true)
 
     def _label_weights(self, labels):
         """Per-pixel class weight ``w[labels]`` (B, H, W), or 1 without class weights."""
@@ -89,7 +96,7 @@ class SILogLoss(keras.losses.Loss):
         mean_d = _safe_ratio(ops.sum(d), count)
         mean_d2 = _safe_ratio(ops.sum(d * d), count)
         variance = mean_d2 - self.variance_focus * mean_d * mean_d
-        return self.scale * ops.sqrt(ops.maximum(variance, self._VARIANCE_FLOOR))
+        return _per_image(self.scale * ops.sqrt(ops.maximum(variance, self._VARIANCE_FLOOR)), y_true)
 
     def get_config(self):
         return {

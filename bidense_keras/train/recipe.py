@@ -24,23 +24,35 @@ from bidense_keras.train.schedules import OneCycle
 EVAL_CROPS = {"nyu": "eigen", "kitti": "garg"}
 
 
-def compile_for_training(model, total_steps, lr, weight_decay=1e-2):
+def compile_for_training(model, total_steps, lr, weight_decay=1e-2, accumulate=1, jit_compile="auto"):
     """Compiles ``model`` with its task's loss and metrics, AdamW and a one-cycle schedule.
 
     Args:
         model: a :class:`~bidense_keras.models.UperNet`.
-        total_steps: optimizer steps of the whole run (epochs * steps per epoch).
+        total_steps: batches of the whole run (epochs * batches per epoch); the schedule spans
+            ``total_steps // accumulate`` updates.
         lr: peak learning rate of the one-cycle schedule.
         weight_decay: AdamW decoupled weight decay.
+        accumulate: average the gradients of this many batches before each update, so a run with
+            batch B updates as with batch ``accumulate * B`` (BatchNorm statistics stay per batch,
+            as with Lightning's ``accumulate_grad_batches``).
+        jit_compile: Keras' ``"auto"`` compiles the step with XLA on JAX always and on TensorFlow
+            with a GPU, and runs torch eagerly; True or False forces it where the backend can.
     """
+    if accumulate < 1:
+        raise ValueError(f"accumulate must be at least 1, got {accumulate}.")
     if model.task == "segmentation":
         loss = SegmentationCrossEntropy()
         metrics = [PixelAccuracy(), MeanIoU(model.num_classes)]
     else:
         loss = SILogLoss()
         metrics = [DepthAbsRel(max_depth=model.max_depth)]
-    optimizer = keras.optimizers.AdamW(OneCycle(lr, total_steps), weight_decay=weight_decay)
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    schedule = OneCycle(lr, total_steps // accumulate, steps_per_update=accumulate)
+    optimizer = keras.optimizers.AdamW(
+        schedule, weight_decay=weight_decay,
+        gradient_accumulation_steps=accumulate if accumulate > 1 else None,
+    )
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile)
     return model
 
 
@@ -98,8 +110,12 @@ def training_seconds(output_dir, epochs):
     return round(sum(float(seconds[epoch]) for epoch in range(epochs)), 1)
 
 
-def fit(model, train_data, epochs, output_dir, lr, steps_per_epoch, validation_data=None, verbose=1):
+def fit(model, train_data, epochs, output_dir, lr, steps_per_epoch, validation_data=None, verbose=1, accumulate=1,
+        jit_compile="auto"):
     """Trains ``model`` with the recipe; re-running with the same ``output_dir`` resumes.
+
+    For several devices, build the model and call this inside
+    :func:`bidense_keras.train.devices.data_parallel`.
 
     Args:
         model: an uncompiled :class:`~bidense_keras.models.UperNet`.
@@ -109,11 +125,13 @@ def fit(model, train_data, epochs, output_dir, lr, steps_per_epoch, validation_d
         lr: peak learning rate.
         steps_per_epoch: batches in one pass (sizes the one-cycle schedule).
         validation_data: optional dataset evaluated after each epoch.
+        accumulate, jit_compile: see :func:`compile_for_training`.
 
     Returns:
         The Keras ``History``.
     """
-    compile_for_training(model, total_steps=epochs * steps_per_epoch, lr=lr)
+    compile_for_training(model, total_steps=epochs * steps_per_epoch, lr=lr, accumulate=accumulate,
+                         jit_compile=jit_compile)
     return model.fit(
         train_data,
         epochs=epochs,
@@ -134,14 +152,15 @@ def evaluate(model, dataset, crop=None, min_depth=1e-3):
     Returns:
         dict of metrics (plain Python numbers and lists).
     """
+    batches = dataset.as_numpy_iterator()  # numpy feeds every backend's predict (JAX takes no tf.Tensor)
     if model.task == "segmentation":
         accumulator = ConfusionMatrix(model.num_classes)
-        for images, labels in dataset:
+        for images, labels in batches:
             logits = model.predict_on_batch(images)
-            accumulator.update(np.asarray(labels), np.argmax(logits, axis=-1))
+            accumulator.update(labels, np.argmax(logits, axis=-1))
     else:
         accumulator = DepthMetrics(min_depth=min_depth, max_depth=model.max_depth, crop=crop)
-        for images, depth in dataset:
-            accumulator.update(np.asarray(depth), model.predict_on_batch(images))
+        for images, depth in batches:
+            accumulator.update(depth, model.predict_on_batch(images))
     results = accumulator.result().items()
     return {key: value.tolist() if isinstance(value, np.ndarray) else value for key, value in results}

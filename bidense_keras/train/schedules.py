@@ -20,11 +20,15 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
         pct_start: fraction of the steps spent rising.
         div_factor: ``max_lr / initial_lr``.
         final_div_factor: ``initial_lr / final_lr``.
+        steps_per_update: optimizer iterations per update; with gradient accumulation over K
+            batches Keras counts every batch, and the schedule advances once per K (per update,
+            as PyTorch's scheduler does).
     """
 
-    def __init__(self, max_lr, total_steps, pct_start=0.3, div_factor=25.0, final_div_factor=1e4):
+    def __init__(self, max_lr, total_steps, pct_start=0.3, div_factor=25.0, final_div_factor=1e4, steps_per_update=1):
         if total_steps < 2:
             raise ValueError(f"OneCycle needs at least 2 steps; got total_steps={total_steps}.")
+        self.steps_per_update = int(steps_per_update)
         self.max_lr = float(max_lr)
         self.total_steps = int(total_steps)
         self.pct_start = float(pct_start)
@@ -36,7 +40,10 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
         final = initial / self.final_div_factor
         rise_end = float(max(self.pct_start * self.total_steps - 1, 1))
         fall_end = float(self.total_steps - 1)
-        step = ops.minimum(ops.cast(step, "float32"), fall_end)
+        step = ops.cast(step, "float32")
+        if self.steps_per_update > 1:
+            step = ops.floor(step / self.steps_per_update)
+        step = ops.minimum(step, fall_end)
 
         def cosine(start, end, fraction):
             return end + (start - end) / 2.0 * (1.0 + ops.cos(math.pi * fraction))
@@ -52,4 +59,5 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
             "pct_start": self.pct_start,
             "div_factor": self.div_factor,
             "final_div_factor": self.final_div_factor,
+            "steps_per_update": self.steps_per_update,
         }
