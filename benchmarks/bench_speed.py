@@ -3,8 +3,10 @@
 Measures, for UperNet with ``binarization="fp32"`` and each of ``--variants`` (default
 ``bidense``), one fresh subprocess per variant: the training-step time (batch ``--batch``
 at ``--train-size``: forward + backward + AdamW update) and the process's peak resident
-memory after it, then inference latency (batch 1) at each ``--sizes``; each time is the
-median and spread of ``--repeats`` runs after ``--warmup`` runs. Ratios are to fp32.
+memory after it (and the accelerator's peak, on a GPU), then inference latency (batch 1,
+``predict_on_batch``: tf.function / jax.jit / eager torch) at each ``--sizes``; each time is the
+median and spread of ``--repeats`` runs after ``--warmup`` runs. Ratios are to fp32. The worker
+is backend-neutral: benchmarks/bench_backends.py runs it under each ``KERAS_BACKEND``.
 
     python benchmarks/bench_speed.py                      # ConvNeXt-T, writes results/speed.json + .md
     python benchmarks/bench_speed.py --variants bidense bnn dab cfb   # where the cost goes (ablation)
@@ -36,35 +38,40 @@ def measure_variant(args, binarization):
     """Inference and train-step timings of one variant in this process."""
     import keras
     import numpy as np
-    import tensorflow as tf
 
+    from bidense_keras.backends import describe, peak_accelerator_memory_mb
     from bidense_keras.export.lce_worker import time_runs
 
     keras.utils.set_random_seed(0)
     model = _build(args, binarization)
-    result = {"binarization": binarization, "inference": {}}
+    result = {"binarization": binarization, "environment": describe(), "inference": {}}
     size = args.train_size
     images = np.random.default_rng(1).uniform(0, 255, (args.batch, size, size, 3)).astype("float32")
     labels = np.random.default_rng(2).integers(0, 151, (args.batch, size, size))
     model.compile(
         optimizer=keras.optimizers.AdamW(1e-4),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        jit_compile=args.jit,
+        jit_compile=True if args.jit else "auto",  # auto: XLA on JAX and on a TF GPU, eager torch
     )
     result["train_step"] = time_runs(lambda: model.train_on_batch(images, labels), args.warmup, args.repeats)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before inference runs
-    infer = tf.function(lambda x: model(x, training=False), jit_compile=args.jit)
+    result["peak_accelerator_mb"] = peak_accelerator_memory_mb()
     for size in args.sizes:
-        images = tf.constant(np.random.default_rng(0).uniform(0, 255, (1, size, size, 3)), tf.float32)
-        result["inference"][str(size)] = time_runs(lambda: infer(images).numpy(), args.warmup, args.repeats)
+        images = np.random.default_rng(0).uniform(0, 255, (1, size, size, 3)).astype("float32")
+        result["inference"][str(size)] = time_runs(lambda: model.predict_on_batch(images), args.warmup, args.repeats)
     return result
 
 
-def run_worker(argv, binarization):
-    """Runs one variant in a fresh process (for a clean peak-memory figure) and returns its dict."""
+def run_worker(argv, binarization, env=None):
+    """Runs one variant in a fresh process (for a clean peak-memory figure) and returns its dict.
+
+    ``env``: the child's environment (e.g. another ``KERAS_BACKEND``); default this process's.
+    """
     command = [sys.executable, __file__, "--worker", binarization, *argv]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _median(result, measurement):

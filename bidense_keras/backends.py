@@ -55,6 +55,21 @@ def devices():
     return [name.lower() for name in keras.distribution.list_devices()]
 
 
+def peak_accelerator_memory_mb():
+    """Peak memory allocated on the first accelerator so far, in MB; None on a CPU-only process."""
+    backend = keras.backend.backend()
+    if not devices()[0].startswith(("gpu", "cuda", "tpu")):
+        return None
+    if backend == "jax":
+        stats = importlib.import_module("jax").devices()[0].memory_stats() or {}
+        peak = stats.get("peak_bytes_in_use")
+    elif backend == "torch":
+        peak = importlib.import_module("torch").cuda.max_memory_allocated()
+    else:
+        peak = importlib.import_module("tensorflow").config.experimental.get_memory_info("GPU:0")["peak"]
+    return None if peak is None else peak / 2**20
+
+
 def describe():
     """Versions, backend and devices of this process, as printed by ``bidense-keras info``.
 

@@ -17,7 +17,6 @@ from keras import ops
 
 import bidense_keras as bk
 from bidense_keras.backends import devices
-from bidense_keras.models import walk_layers
 from bidense_keras.train import recipe
 from bidense_keras.train.devices import check_data_parallel, data_parallel
 from bidense_keras.train.losses import SegmentationCrossEntropy
@@ -32,9 +31,14 @@ def batches(count, batch=4, size=32):
     return [(images[i * batch:(i + 1) * batch], labels[i * batch:(i + 1) * batch]) for i in range(count)]
 
 
+def every_layer(model):
+    """Every layer, also those nested in a layer (each BiDenseConv2D holds its BatchNorm)."""
+    return model._flatten_layers(include_self=False, recursive=True)
+
+
 def without_dropout(model):
     """The PPM's spatial dropout off: its random masks would differ between the runs compared."""
-    for layer in walk_layers(model):
+    for layer in every_layer(model):
         if isinstance(layer, keras.layers.SpatialDropout2D):
             layer.rate = 0.0
     return model
@@ -42,20 +46,43 @@ def without_dropout(model):
 
 def freeze_batch_norm(model):
     """BatchNorm in inference mode: each image's output then depends on that image alone."""
-    for layer in walk_layers(model):
+    for layer in every_layer(model):
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.trainable = False
 
 
+class BatchLosses(keras.callbacks.Callback):
+    """The running mean loss after each batch (equal runs give equal lists)."""
+
+    def on_train_begin(self, logs=None):
+        self.losses = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.losses.append(float(logs["loss"]))
+
+
 def train_steps(initial_weights, data, num_devices, frozen_norm):
+    """Two SGD steps through ``fit`` (which splits each global batch over the devices)."""
+    import tensorflow as tf  # tf.data feeds every backend's fit
+
+    images, labels = (np.concatenate(parts) for parts in zip(*data))
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(len(data[0][0]))
     with data_parallel(num_devices, batch_size=len(data[0][0])):
         model = without_dropout(bk.segmentation(**TINY))
         model.set_weights(initial_weights)
         if frozen_norm:
             freeze_batch_norm(model)
         model.compile(optimizer=keras.optimizers.SGD(1e-3), loss=SegmentationCrossEntropy())
-        losses = [float(model.train_on_batch(images, labels)) for images, labels in data]
-        return np.array(losses), [ops.convert_to_numpy(w) for w in model.weights]
+        losses = BatchLosses()
+        model.fit(dataset, epochs=1, shuffle=False, verbose=0, callbacks=[losses])
+        return np.array(losses.losses), [ops.convert_to_numpy(w) for w in model.weights], replicas(model)
+
+
+def replicas(model):
+    """How many devices hold the model's variables (1 unless it is distributed)."""
+    if keras.backend.backend() == "jax":
+        return len(model.weights[0].value.sharding.device_set)
+    return model.distribute_strategy.num_replicas_in_sync
 
 
 def relative_l2(a, b):
@@ -73,8 +100,9 @@ def test_two_devices_train_like_one():
     # TensorFlow's replicas each normalize with their own BatchNorm statistics; JAX's program sees
     # the whole batch. So BatchNorm trains under JAX and is frozen under TensorFlow.
     frozen = keras.backend.backend() == "tensorflow"
-    single_losses, single_weights = train_steps(initial, data, None, frozen)
-    parallel_losses, parallel_weights = train_steps(initial, data, 2, frozen)
+    single_losses, single_weights, one = train_steps(initial, data, None, frozen)
+    parallel_losses, parallel_weights, two = train_steps(initial, data, 2, frozen)
+    assert (one, two) == (1, 2), "the data-parallel model must live on both devices"
     print(f"losses {single_losses} vs {parallel_losses}; weights rel L2 "
           f"{relative_l2(parallel_weights, single_weights):.2e}")
     np.testing.assert_allclose(parallel_losses, single_losses, rtol=1e-4)
@@ -96,9 +124,9 @@ def test_gradient_accumulation_equals_one_larger_batch():
         recipe.compile_for_training(model, total_steps=4 * accumulate, lr=1e-3, accumulate=accumulate)
         for part_images, part_labels in zip(np.split(images, splits), np.split(labels, splits)):
             model.train_on_batch(part_images, part_labels)
-        return [ops.convert_to_numpy(w) for w in model.trainable_weights]
+        return [ops.convert_to_numpy(w) for w in model.weights]
 
-    start = [ops.convert_to_numpy(w) for w in reference.trainable_weights]
+    start = [ops.convert_to_numpy(w) for w in reference.weights]
     one_batch, accumulated = run(1, 1), run(2, 2)
     assert relative_l2(one_batch, start) > 1e-6  # the update moved the weights
     assert relative_l2(accumulated, one_batch) < 1e-5, relative_l2(accumulated, one_batch)

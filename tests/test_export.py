@@ -48,6 +48,7 @@ def test_folding_the_kernel_binarizer_keeps_the_output():
     assert exact._kernel_quantizer is None
 
 
+@pytest.mark.backends  # under JAX and torch the conversion runs in a TensorFlow subprocess
 def test_lce_flatbuffer_has_one_bconv_per_binary_conv(tmp_path):
     from bidense_keras.export import to_tflite
 

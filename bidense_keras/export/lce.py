@@ -13,22 +13,30 @@ Three steps make the Keras graph what LCE's converter recognises (SPEC 5):
 Beside ``OUT.tflite`` goes ``OUT.json`` (config, input size, export report), which
 :class:`~bidense_keras.export.tflite_model.TFLiteModel` reads to predict with the flatbuffer.
 
+The conversion needs the TensorFlow backend; from a JAX or torch process :func:`to_tflite` saves
+the model and runs itself (``python -m bidense_keras.export.lce``) in a TensorFlow subprocess.
+
 Depthwise binary convolutions stay float DEPTHWISE_CONV_2D with ±scale weights (LCE has no
 binary depthwise kernel); BatchNorm, CFB and the decoder's resampling are plain TFLite ops.
 """
 
+import argparse
 import collections
 import contextlib
 import json
+import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from bidense_keras.files import write_bytes_atomic, write_text_atomic
 from bidense_keras.layers import BiDenseConv2D
 from bidense_keras.models import UperNet, walk_layers
-from bidense_keras.weights import FORMAT, architecture_of
+from bidense_keras.weights import FORMAT, architecture_of, load_pretrained, save_pretrained
 
 DEPLOYABLE = {"bidense": "bidense_deployable", "bidense_deployable": "bidense_deployable"}
 
@@ -140,11 +148,13 @@ def to_tflite(model, path, input_size=None, sample_images=None, metadata=None):
         ``task``, ``architecture`` (as a model folder's ``config.json``), ``input_size`` and
         this report as ``export``.
     """
-    import larq_compute_engine as lce
-
     if input_size is None:
         fixed = model.image_shape[:2]
         input_size = fixed if None not in fixed else (480, 480)
+    if keras.backend.backend() != "tensorflow":
+        return _to_tflite_in_tensorflow(model, path, input_size, sample_images, metadata)
+    import larq_compute_engine as lce
+
     twin = deployable_model(model, input_size)
     with saved_model_of(twin) as saved_model:
         flatbuffer = lce.convert_saved_model(saved_model)
@@ -195,3 +205,41 @@ def output_agreement(reference, other, task, prefix=""):
     else:
         errors["abs_rel"] = float(np.mean(difference / np.maximum(reference, 1e-6)))
     return {prefix + key: value for key, value in errors.items()}
+
+
+def _to_tflite_in_tensorflow(model, path, input_size, sample_images, metadata):
+    """:func:`to_tflite` run by a TensorFlow-backend subprocess on the saved ``model``; its report."""
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        save_pretrained(model, scratch / "model")
+        command = [sys.executable, "-m", "bidense_keras.export.lce", str(scratch / "model"), str(path),
+                   "--size", *map(str, input_size)]
+        if sample_images is not None:
+            np.save(scratch / "samples.npy", np.asarray(sample_images, "float32"))
+            command += ["--samples", str(scratch / "samples.npy")]
+        if metadata:
+            (scratch / "metadata.json").write_text(json.dumps(metadata, default=list))
+            command += ["--metadata", str(scratch / "metadata.json")]
+        done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": "tensorflow"})
+        if done.returncode:
+            raise RuntimeError(f"The TensorFlow export subprocess failed:\n{done.stderr[-4000:]}")
+    return json.loads(sidecar_path(path).read_text())["export"]
+
+
+def main(argv=None):
+    """``python -m bidense_keras.export.lce FOLDER OUT.tflite --size H W [--samples S.npy] [--metadata M.json]``."""
+    parser = argparse.ArgumentParser(description="Export a model folder to an LCE flatbuffer (TensorFlow backend).")
+    parser.add_argument("folder")
+    parser.add_argument("output")
+    parser.add_argument("--size", type=int, nargs=2, required=True)
+    parser.add_argument("--samples")
+    parser.add_argument("--metadata")
+    args = parser.parse_args(argv)
+    samples = None if args.samples is None else np.load(args.samples)
+    metadata = None if args.metadata is None else json.loads(Path(args.metadata).read_text())
+    to_tflite(load_pretrained(args.folder), args.output, tuple(args.size), samples, metadata)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
