@@ -14,13 +14,13 @@ threads; with a GPU, pass e.g. ``--batch 8 --size 480``.
 """
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_speed  # noqa: E402  (the worker that measures one variant in one process)
+from reports import write_report  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -94,12 +94,7 @@ def main(argv=None):
         "machine": {"cpu_count": os.cpu_count()},
         "results": measure(args),  # each with its process's versions and devices ("environment")
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    table = markdown_table(report)
-    args.out.with_suffix(".md").write_text(table)
-    print(table)
-    return 0
+    return write_report(args.out, report, markdown_table(report))
 
 
 if __name__ == "__main__":

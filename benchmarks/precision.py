@@ -9,11 +9,13 @@ and how often the two predictions differ per pixel.
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reports import write_report  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PRESETS = ("bidense_upernet_demo_rooms_seg", "bidense_upernet_demo_rooms_depth")
@@ -85,12 +87,7 @@ def main(argv=None):
     report = {"command": "python benchmarks/precision.py " + " ".join(sys.argv[1:] if argv is None else argv),
               "backend": keras.backend.backend(),
               "results": [compare(preset, args.samples) for preset in args.presets]}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    table = markdown_table(report)
-    args.out.with_suffix(".md").write_text(table)
-    print(table)
-    return 0
+    return write_report(args.out, report, markdown_table(report))
 
 
 if __name__ == "__main__":

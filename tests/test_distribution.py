@@ -160,3 +160,17 @@ def test_cli_trains_data_parallel_and_saves_a_model_folder(tmp_path):
                        "--devices", "2", *TINY_ARGS, *HELD_OUT])
     assert status == 0
     assert json.loads((run / "metrics.json").read_text())["mIoU"] >= 0.0
+
+
+@pytest.mark.backends
+def test_dtype_policy_applies_inside_and_is_restored():
+    from bidense_keras.train.devices import dtype_policy
+
+    with dtype_policy("mixed_bfloat16"):
+        model = bk.segmentation(**TINY)
+    assert model.get_layer("head_logits").compute_dtype == "float32"  # the logits stay float32
+    assert model.backbone.get_layer("stem_conv").compute_dtype == "bfloat16"
+    assert keras.config.dtype_policy().name == "float32"
+    with pytest.raises(ValueError, match="Unknown precision 'fp8'"):
+        with dtype_policy("fp8"):
+            pass
