@@ -17,6 +17,7 @@ Multi-host JAX: call ``jax.distributed.initialize()`` on every host before build
 """
 
 import contextlib
+import functools
 import importlib
 
 import keras
@@ -77,9 +78,17 @@ def data_parallel(num_devices=None, batch_size=None):
         with keras.distribution.DataParallel(devices=names).scope():
             yield names
     else:
-        tf = importlib.import_module("tensorflow")
-        with tf.distribute.MirroredStrategy([f"/{name}" for name in names]).scope():
+        with _mirrored_strategy(tuple(names)).scope():
             yield names
+
+
+@functools.lru_cache(maxsize=None)
+def _mirrored_strategy(names):
+    """One MirroredStrategy per device set and process: a second one over the same devices reuses the
+    collective-op instance keys of the first, and its all-reduce then fails with "Shape mismatch in the
+    collective instance" (TensorFlow 2.21, CPU)."""
+    tf = importlib.import_module("tensorflow")
+    return tf.distribute.MirroredStrategy([f"/{name}" for name in names])
 
 
 @contextlib.contextmanager

@@ -78,15 +78,16 @@ def train(task, dataset, data_dir, output_dir, epochs, batch_size, lr, image_siz
     synthetic = {"train_samples": 2000, "val_samples": 200, "height": 240, "width": 320, **(synthetic or {})}
     if dataset == "synthetic_rooms":
         synthetic_rooms.prepare_splits(data_dir, task, seed=seed, **synthetic)
-    train_data = loaders.load_dataset(info["loader"], data_dir, "train", image_size, batch_size, training=True, seed=seed)
-    steps = len(loaders.list_samples(info["loader"], data_dir, "train")[0]) // batch_size
-    if steps < 1:
-        raise ValueError(f"Fewer training samples than one batch of {batch_size} in {data_dir}.")
     output_dir = Path(output_dir)
     metadata = {k: info[k] for k in ("class_names", "palette") if k in info}
     with train_devices.dtype_policy(precision):
         with train_devices.data_parallel(devices, batch_size):
-            model = build_model(task, info, preset, **architecture)
+            model = build_model(task, info, preset, **architecture)  # first: seeded weights as before
+            train_data = loaders.load_dataset(info["loader"], data_dir, "train", image_size, batch_size,
+                                              training=True, seed=seed)
+            steps = len(loaders.list_samples(info["loader"], data_dir, "train")[0]) // batch_size
+            if steps < 1:
+                raise ValueError(f"Fewer training samples than one batch of {batch_size} in {data_dir}.")
             recipe.fit(model, train_data, epochs, output_dir, lr, steps, verbose=verbose, accumulate=accumulate)
             save_pretrained(model, output_dir / "model", dataset=dataset, input_size=list(image_size), **metadata)
         # The saved folder on one device: what users load, and no held-out batch must split over devices.
