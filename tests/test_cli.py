@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 
 import bidense_keras as bk
@@ -55,6 +56,7 @@ def test_unknown_preset_exits_with_message(capsys):
     assert "Unknown preset 'no_such_preset'" in capsys.readouterr().err
 
 
+@pytest.mark.backends
 def test_demo_writes_a_picture(tmp_path):
     out = tmp_path / "demo.png"
     assert cli.main(["demo", "--out", str(out)]) == 0
@@ -62,6 +64,7 @@ def test_demo_writes_a_picture(tmp_path):
     assert image.size[0] > 3 * 256 and np.asarray(image).std() > 10
 
 
+@pytest.mark.backends
 def test_predict_writes_maps_and_panels_for_a_folder(tmp_path, capsys):
     from bidense_keras.weights import save_pretrained
     from tests.conftest import SMALL
