@@ -27,12 +27,12 @@ from bidense_keras.backends import check_backend, devices as available_devices
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
-def check_data_parallel(num_devices, batch_size):
+def check_data_parallel(num_devices, batch_size=None):
     """Raises a ValueError unless ``batch_size`` images can be split over ``num_devices`` devices here.
 
     Args:
         num_devices: devices to train on (None or 1: the default device).
-        batch_size: global batch (all devices together).
+        batch_size: global batch (all devices together); None skips the divisibility check.
     """
     backend = check_backend()
     if num_devices is None or num_devices == 1:
@@ -44,7 +44,7 @@ def check_data_parallel(num_devices, batch_size):
             "Data-parallel training in one process needs the JAX or TensorFlow backend; the torch "
             "backend trains on one device per process. Use KERAS_BACKEND=jax (the GPU path)."
         )
-    if batch_size % num_devices:
+    if batch_size is not None and batch_size % num_devices:
         raise ValueError(
             f"The batch size {batch_size} is not divisible by the device count {num_devices}: every "
             "device must get the same number of images."
@@ -69,7 +69,7 @@ def data_parallel(num_devices=None, batch_size=None):
     Yields:
         the device names in use.
     """
-    check_data_parallel(num_devices, batch_size if batch_size is not None else num_devices or 1)
+    check_data_parallel(num_devices, batch_size)
     if num_devices is None or num_devices == 1:
         yield available_devices()[:1]
         return
