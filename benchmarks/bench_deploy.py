@@ -34,10 +34,9 @@ RUNTIMES = [("lce", "optimized", True), ("lce", "indirect_bgemm", True), ("lce",
 
 def _model(preset):
     import bidense_keras as bk
-    from bidense_keras import factory
+    from bidense_keras.presets import get_preset
 
-    pretrained = factory.get_preset(preset)["weights"] is not None
-    return bk.segmentation(preset, pretrained=pretrained)
+    return bk.load(preset, pretrained=get_preset(preset)["weights"] is not None)
 
 
 def _keras_latency(model, image, warmup, repeats):

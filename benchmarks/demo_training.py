@@ -51,7 +51,7 @@ def run_all(work_dir, only=None, train=True):
     """
     from bidense_keras import model_stats
     from bidense_keras.train import experiment
-    from bidense_keras.weights import load_pretrained
+    from bidense_keras.weights import load_folder
 
     finished = reported_runs()
     for task, binarization in RUNS:
@@ -64,7 +64,7 @@ def run_all(work_dir, only=None, train=True):
                 task, "synthetic_rooms", Path(work_dir) / "data" / task, run_dir,
                 binarization=binarization, synthetic=SYNTHETIC, verbose=2, **DEMO_RECIPE, **DEMO_ARCHITECTURE,
             )
-            stats = model_stats(load_pretrained(run_dir / "model"), input_size=DEMO_RECIPE["image_size"])
+            stats = model_stats(load_folder(run_dir / "model"), input_size=DEMO_RECIPE["image_size"])
             metrics.update({"binary_params": stats["binary_params"], "float_params": stats["float_params"]})
             metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
         if metrics_path.exists():
@@ -85,23 +85,25 @@ def publish(work_dir, finished):
     """Copies each finished run that has a preset into ``weights/<preset>/`` with card and registry entry.
 
     Runs known only from the committed report (no run folder) keep their published weights; their
-    config metadata, card and registry entry are refreshed.
+    metadata, card and registry entry are refreshed. A folder is replaced as a whole, never half-copied.
     """
     import shutil
 
+    from bidense_keras.files import atomic_folder
     from bidense_keras.publish import update_registry, write_model_card
+    from bidense_keras.weights import METADATA_FILE
 
     for run, preset in PRESET_OF_RUN.items():
         trained, target = Path(work_dir) / "runs" / run / "model", ROOT / "weights" / preset
         if run not in finished or not (trained.is_dir() or target.is_dir()):
             continue
         if trained.is_dir():
-            shutil.rmtree(target, ignore_errors=True)
-            shutil.copytree(trained, target)
+            with atomic_folder(target) as partial:
+                shutil.copytree(trained, partial, dirs_exist_ok=True)
         task, binarization = run.split("_", 1)
-        config_path = target / "config.json"
-        config = json.loads(config_path.read_text())
-        config.update(
+        metadata_path = target / METADATA_FILE
+        metadata = json.loads(metadata_path.read_text())
+        metadata.update(
             description=f"Demo {task} model (binarization `{binarization}`) trained on procedural synthetic "
             "rooms by bidense_keras: a small ConvNeXt UperNet that shows the pipeline end to end.",
             recipe=f"{DEMO_RECIPE['epochs']} epochs, AdamW + one-cycle (peak lr {DEMO_RECIPE['lr']}), batch "
@@ -111,7 +113,7 @@ def publish(work_dir, finished):
             limits="Trained only on synthetic scenes (9 classes, depth 0.3-10 m): it does not transfer to "
             "real photographs. For real data, train on ADE20K/NYUv2 or convert an official checkpoint.",
         )
-        config_path.write_text(json.dumps(config, indent=2) + "\n")
+        metadata_path.write_text(json.dumps(metadata, indent=2) + "\n")
         write_model_card(target)
         update_registry(target)
 

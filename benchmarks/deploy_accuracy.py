@@ -33,19 +33,17 @@ def measure(preset, work_dir):
     """``{"keras", "as_exported", "flatbuffer"}`` held-out metrics of one preset (plus the export report)."""
     import numpy as np
 
-    from bidense_keras import factory
     from bidense_keras.datasets import synthetic_rooms
     from bidense_keras.export import TFLiteModel, deployable_model, to_tflite
-    from bidense_keras.export.lce import output_agreement
+    from bidense_keras.export.agreement import output_agreement
+    from bidense_keras.loader import load
     from bidense_keras.train import experiment
-    from bidense_keras.weights import load_pretrained, read_config
-
-    folder = factory.pretrained_folder(preset)
-    model, config = load_pretrained(folder), read_config(folder)
+    model = load(preset)
+    config = {"task": model.task}
     data_dir = Path(work_dir) / config["task"]
     flatbuffer = Path(work_dir) / f"{preset}.tflite"
     images = np.stack([synthetic_rooms.render(seed, *EXPORT_SIZE)["image"] for seed in range(4)]).astype("float32")
-    report = to_tflite(model, flatbuffer, EXPORT_SIZE, sample_images=images, metadata=config)
+    report = to_tflite(model, flatbuffer, EXPORT_SIZE, sample_images=images, metadata={"source": preset})
     twin = deployable_model(model)
     noisy = images + np.random.default_rng(0).uniform(-NOISE, NOISE, images.shape).astype("float32")
     rounding = output_agreement(twin.predict(images, verbose=0), twin.predict(noisy, verbose=0), config["task"],

@@ -24,10 +24,10 @@ PRESETS = ("bidense_upernet_demo_rooms_seg", "bidense_upernet_demo_rooms_depth")
 def predictions(folder, images, precision):
     """``(model, outputs)`` of the model folder under ``precision``, one image at a time."""
     from bidense_keras.train.devices import dtype_policy
-    from bidense_keras.weights import load_pretrained
+    from bidense_keras.weights import load_folder
 
     with dtype_policy(precision):
-        model = load_pretrained(folder)
+        model = load_folder(folder)
         outputs = np.concatenate([np.asarray(model.predict_on_batch(image[None]), "float32") for image in images])
     return model, outputs
 
@@ -35,7 +35,7 @@ def predictions(folder, images, precision):
 def compare(preset, samples):
     """Metrics under both policies and the per-pixel disagreement of their predictions."""
     from bidense_keras.datasets import synthetic_rooms
-    from bidense_keras.factory import pretrained_folder
+    from bidense_keras.loader import pretrained_folder
     from bidense_keras.train.metrics import ConfusionMatrix, DepthMetrics
 
     folder = pretrained_folder(preset)

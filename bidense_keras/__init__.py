@@ -3,11 +3,12 @@
 from bidense_keras import backends  # first: it checks $KERAS_BACKEND before Keras is imported
 from bidense_keras import convert, export, layers, quantizers, weights
 from bidense_keras.backbones import ConvNeXtBackbone
+from bidense_keras.loader import depth, load, segmentation
 from bidense_keras.models import UperNet
-from bidense_keras.factory import depth, from_pretrained, list_presets, segmentation
+from bidense_keras.presets import list_presets
 from bidense_keras.stats import model_stats
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ConvNeXtBackbone",
@@ -16,9 +17,9 @@ __all__ = [
     "convert",
     "depth",
     "export",
-    "from_pretrained",
     "layers",
     "list_presets",
+    "load",
     "model_stats",
     "quantizers",
     "segmentation",

@@ -25,6 +25,9 @@ def _check_name(name):
 # its inference-only backends (numpy, openvino) our quantizers' custom gradients do not exist.
 if os.environ.get("KERAS_BACKEND"):
     _check_name(os.environ["KERAS_BACKEND"])
+# TensorFlow's C++ INFO and WARNING lines (oneDNN notice, CPU features) would open every command's output;
+# errors still show, and TF_CPP_MIN_LOG_LEVEL=0 brings them all back. Set before TensorFlow is imported.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

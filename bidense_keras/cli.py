@@ -1,4 +1,10 @@
-"""Command line: ``bidense-keras demo|predict|export|lce-runtime|info|presets|convert|train|evaluate|card|registry|push``."""
+"""Command line: ``bidense-keras demo|predict|export|evaluate|train|convert|download|info|presets|lce-runtime``.
+
+Every command that takes a model takes what :func:`bidense_keras.load` takes: a preset name, a
+model folder, ``hf://owner/repo[@revision]``, a ``.keras`` file or (predict, evaluate) an
+exported ``.tflite``. Exit codes: 0 done, 1 the run failed (download, runtime, conversion),
+2 a bad argument (unknown preset, missing file, invalid value).
+"""
 
 import argparse
 import json
@@ -6,9 +12,24 @@ import sys
 from pathlib import Path
 
 from bidense_keras import __version__
+from bidense_keras.convert.checkpoint_io import CheckpointError
+from bidense_keras.download import WeightsError
 from bidense_keras.export.runtime import KERNELS, LCE_PYTHON_ENV, LCERuntimeError
 from bidense_keras.files import atomic_path, write_text_atomic
 from bidense_keras.train.devices import PRECISIONS
+
+MODEL_HELP = "a preset, a model folder, hf://owner/repo[@revision] or a .keras file"
+TASK_NAMES = {"seg": "segmentation", "segmentation": "segmentation", "depth": "depth"}
+DATASETS = ("synthetic_rooms", "ade20k", "voc", "nyu", "kitti")
+BINARIZATIONS = ("bidense", "bidense_deployable", "fp32", "bnn", "dab", "cfb")
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
 
 
 def _demo(args):
@@ -18,47 +39,16 @@ def _demo(args):
 
 
 def _predict(args):
+    from bidense_keras.loader import load
     from bidense_keras.predict import image_paths, predict_files
 
     inputs = image_paths(args.inputs)  # bad paths fail before the model is built
-    if args.tflite:
-        from bidense_keras.export.tflite_model import TFLiteModel
-
-        model = TFLiteModel.load(args.tflite, num_threads=args.threads, kernel=args.kernel, xnnpack=args.xnnpack)
-        config = model.config
+    options = {"num_threads": args.threads, "kernel": args.kernel, "xnnpack": args.xnnpack}
+    model = load(args.model, **(options if str(args.model).endswith(".tflite") else {}))
+    if hasattr(model, "kernel"):
         print(f"LCE kernel {model.kernel}, XNNPACK {'on' if model.xnnpack else 'off'}, {model.num_threads} thread(s)")
-    else:
-        model, config = _load_model(args.model or args.preset)
-    written = predict_files(model, inputs, args.out, config.get("class_names"), config.get("palette"))
+    written = predict_files(model, inputs, args.out)
     print(f"wrote {len(written)} panels to {args.out}")
-
-
-def _card(args):
-    from bidense_keras.publish import write_model_card
-
-    print(f"wrote {write_model_card(args.folder)}")
-
-
-def _registry(args):
-    from bidense_keras.publish import REGISTRY_PATH, update_registry
-
-    entry = update_registry(args.folder, revision=args.revision)
-    print(f"recorded {len(entry['files'])} files of {Path(args.folder).name} in {REGISTRY_PATH}")
-
-
-def _push(args):
-    from bidense_keras.publish import push
-
-    print(f"pushed {args.folder} as commit {push(args.folder, args.repo_id)}; registry updated")
-
-
-def _load_model(source):
-    """``(model, config)`` from a model folder or a preset name with published weights."""
-    from bidense_keras import factory
-    from bidense_keras.weights import load_pretrained, read_config
-
-    folder = source if Path(source).is_dir() else factory.pretrained_folder(source)
-    return load_pretrained(folder), read_config(folder)
 
 
 def _export(args):
@@ -66,11 +56,13 @@ def _export(args):
 
     from bidense_keras.datasets import synthetic_rooms
     from bidense_keras.export import to_tflite
+    from bidense_keras.loader import load
 
-    model, config = _load_model(args.model)
+    model = load(args.model)
     size = tuple(args.size)
+    print(f"converting {args.model} at {size[0]}x{size[1]} with Larq Compute Engine ...", flush=True)
     samples = np.stack([synthetic_rooms.render(seed, *size)["image"] for seed in range(args.samples)])
-    report = to_tflite(model, args.output, size, samples.astype("float32"), metadata=config)
+    report = to_tflite(model, args.output, size, samples.astype("float32"), metadata={"source": str(args.model)})
     print(f"wrote {report['path']} ({report['size_bytes']:,} bytes, input {size[0]}x{size[1]}) and {report['sidecar']}")
     print("ops: " + ", ".join(f"{name} {count}" for name, count in sorted(report["ops"].items())))
     compared = {"twin_": "Keras model vs its deployable twin", "tflite_": "LCE flatbuffer vs the twin"}
@@ -98,30 +90,47 @@ def _print_environment():
 
 
 def _info(args):
-    from bidense_keras import factory, model_stats
+    from bidense_keras import model_stats
+    from bidense_keras.loader import load
+    from bidense_keras.presets import PRESETS
 
-    if args.preset is None:
+    if args.model is None:
         _print_environment()
         return
-    preset = factory.get_preset(args.preset)
-    build = factory.segmentation if preset["task"] == "segmentation" else factory.depth
-    size = tuple(args.size) if args.size else preset["input_size"]
-    stats = model_stats(build(args.preset), input_size=size)
-    print(f"{args.preset} ({preset['task']}, {preset['dataset']}, input {size[0]}x{size[1]})")
+    model = load(args.model, pretrained=False)
+    preset = PRESETS.get(args.model, {})
+    size = tuple(args.size or preset.get("input_size", (480, 480)))
+    stats = model_stats(model, input_size=size)
+    print(f"{args.model} ({model.task}, {preset.get('dataset', 'model folder')}, input {size[0]}x{size[1]})")
     for key, value in stats.items():
         print(f"  {key:<18} {value:>16,}")
 
 
 def _presets(args):
-    from bidense_keras import factory
+    from bidense_keras.presets import PRESETS, list_presets
 
     rows = [("preset", "task", "dataset", "weights")]
-    for name in factory.list_presets(args.pattern):
-        preset = factory.PRESETS[name]
-        rows.append((name, preset["task"], preset["dataset"], "yes" if preset["weights"] else "no"))
+    for name in list_presets(args.pattern):
+        preset = PRESETS[name]
+        rows.append((name, preset["task"], preset["dataset"], "published" if preset["weights"] else "architecture only"))
     widths = [max(len(row[column]) for row in rows) for column in range(3)]
     for row in rows:
         print(" ".join(f"{cell:<{width}}" for cell, width in zip(row, widths)), row[3])
+
+
+def _download(args):
+    import shutil
+
+    from bidense_keras.files import atomic_folder
+    from bidense_keras.loader import pretrained_folder
+
+    source = pretrained_folder(args.preset)
+    target = Path(args.directory) / args.preset
+    with atomic_folder(target) as partial:
+        for path in sorted(source.iterdir()):
+            if path.is_file():
+                shutil.copyfile(path, partial / path.name)  # the cache holds symlinks: copy their bytes
+    print(f"wrote {target} (verified); use it offline with BIDENSE_KERAS_WEIGHTS={Path(args.directory).resolve()}")
 
 
 def _convert(args):
@@ -138,9 +147,6 @@ def _convert(args):
         model.save_weights(partial)
     write_text_atomic(config_path, json.dumps(model.get_config(), indent=2))
     print(f"wrote {out} and {config_path}")
-
-
-TASK_NAMES = {"seg": "segmentation", "segmentation": "segmentation", "depth": "depth"}
 
 
 def _architecture(args):
@@ -162,27 +168,26 @@ def _train(args):
     metrics = experiment.train(
         TASK_NAMES[args.task], args.dataset, args.data_dir, args.output, args.epochs, args.batch_size,
         args.lr, tuple(args.image_size), preset=args.preset, seed=args.seed, synthetic=synthetic,
-        devices=args.devices, accumulate=args.accumulate, precision=args.precision, **_architecture(args),
+        devices=args.devices, accumulate=args.accumulate, precision=args.precision, init=args.init,
+        **_architecture(args),
     )
     print(f"model saved in {Path(args.output) / 'model'}; held-out metrics:")
     _print_metrics(metrics)
 
 
 def _evaluate(args):
+    from bidense_keras.loader import load
     from bidense_keras.train import experiment
 
     synthetic = {"val_samples": args.val_samples, "height": args.render_size[0],
                  "width": args.render_size[1], "seed": args.seed}
-    if Path(args.model).suffix == ".tflite":
-        if args.as_exported:
+    model = load(args.model)
+    if args.as_exported:
+        if not hasattr(model, "get_config"):
             raise ValueError("--as-exported evaluates a model as it would be exported; a .tflite is evaluated as is.")
-        model = args.model
-    else:
-        model = _load_model(args.model)[0]
-        if args.as_exported:
-            from bidense_keras.export import deployable_model
+        from bidense_keras.export import deployable_model
 
-            model = deployable_model(model)
+        model = deployable_model(model)
     metrics = experiment.evaluate(model, args.dataset, args.data_dir, args.batch_size, synthetic=synthetic)
     _print_metrics(metrics)
     if args.out:
@@ -191,122 +196,121 @@ def _evaluate(args):
 
 
 def _add_data_arguments(parser):
-    parser.add_argument("--dataset", required=True, choices=("synthetic_rooms", "ade20k", "voc", "nyu", "kitti"))
-    parser.add_argument("--data-dir", required=True)
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--val-samples", type=int, default=200, help="synthetic_rooms held-out size")
-    parser.add_argument("--render-size", type=int, nargs=2, default=(240, 320), metavar=("H", "W"),
+    parser.add_argument("--dataset", required=True, choices=DATASETS, help="dataset name")
+    parser.add_argument("--data-dir", required=True, help="dataset root (synthetic_rooms: generated there if missing)")
+    parser.add_argument("--batch-size", type=positive_int, default=8, help="images per batch")
+    parser.add_argument("--seed", type=int, default=0, help="seed of data generation, shuffling and weights")
+    parser.add_argument("--val-samples", type=positive_int, default=200, help="synthetic_rooms held-out size")
+    parser.add_argument("--render-size", type=positive_int, nargs=2, default=(240, 320), metavar=("H", "W"),
                         help="synthetic_rooms image size")
+
+
+def _add_train_arguments(train):
+    train.add_argument("--task", required=True, choices=sorted(TASK_NAMES), help="what to predict")
+    _add_data_arguments(train)
+    train.add_argument("--output", required=True, help="run folder: model/, log.csv, metrics.json, backup")
+    start = train.add_mutually_exclusive_group()
+    start.add_argument("--preset", help="architecture to train from scratch (default: the paper's ConvNeXt-T)")
+    start.add_argument("--init", metavar="MODEL", help=f"start from trained weights: {MODEL_HELP}; the head is "
+                       "re-initialised when the dataset has other classes")
+    train.add_argument("--backbone", choices=("convnext_tiny", "convnext_small", "convnext_base"),
+                       help="ConvNeXt size (from scratch)")
+    train.add_argument("--dims", type=positive_int, nargs=4, help="ConvNeXt stage widths (from scratch)")
+    train.add_argument("--depths", type=positive_int, nargs=4, help="ConvNeXt stage depths (from scratch)")
+    train.add_argument("--features", type=positive_int, help="decoder width (from scratch)")
+    train.add_argument("--binarization", choices=BINARIZATIONS, help="binarization variant (from scratch)")
+    train.add_argument("--epochs", type=positive_int, default=50, help="passes over the training split")
+    train.add_argument("--lr", type=float, default=1e-4, help="peak learning rate of the one-cycle schedule")
+    train.add_argument("--image-size", type=positive_int, nargs=2, default=(192, 256), metavar=("H", "W"),
+                       help="training crop")
+    train.add_argument("--train-samples", type=positive_int, default=2000, help="synthetic_rooms training size")
+    train.add_argument("--devices", type=positive_int, help="train data-parallel on N devices (JAX or TensorFlow); "
+                       "--batch-size is the global batch")
+    train.add_argument("--accumulate", type=positive_int, default=1, metavar="K",
+                       help="average the gradients of K batches per update (effective batch K x --batch-size)")
+    train.add_argument("--precision", choices=PRECISIONS, help="Keras dtype policy (default float32)")
 
 
 def build_parser():
     """The argparse parser of ``bidense-keras``."""
-    parser = argparse.ArgumentParser(prog="bidense-keras", description=__doc__)
+    parser = argparse.ArgumentParser(prog="bidense-keras", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="predict on a sample image and write a PNG")
-    demo.add_argument("--out", default="demo.png")
-    demo.set_defaults(run=_demo)
+    def command(name, run, help):
+        sub = commands.add_parser(name, help=help, description=help, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        sub.set_defaults(run=run)
+        return sub
 
-    predict = commands.add_parser("predict", help="predict on images; write coloured maps and panels")
+    demo = command("demo", _demo, "predict on a held-out synthetic room with the default presets and write a PNG")
+    demo.add_argument("--out", default="demo.png", help="picture to write")
+
+    predict = command("predict", _predict, "predict on images; write coloured maps and panels")
     predict.add_argument("inputs", nargs="+", help="image files and/or folders")
-    source = predict.add_mutually_exclusive_group(required=True)
-    source.add_argument("--preset", help="a preset with published weights")
-    source.add_argument("--model", help="a model folder (config.json + model.weights.h5)")
-    source.add_argument("--tflite", help="OUT.tflite written by bidense-keras export (with OUT.json beside it)")
-    predict.add_argument("--out", default="predictions")
-    predict.add_argument("--threads", type=int, default=1, help="LCE interpreter threads (--tflite)")
+    predict.add_argument("--model", required=True, help=f"{MODEL_HELP}, or OUT.tflite from export")
+    predict.add_argument("--out", default="predictions", help="output folder")
+    predict.add_argument("--threads", type=positive_int, default=1, help="LCE interpreter threads (.tflite)")
     predict.add_argument("--kernel", choices=("auto", *KERNELS), default="auto",
-                         help="LCE binary conv kernel (--tflite); auto: indirect_bgemm unless the export found binary "
+                         help="LCE binary conv kernel (.tflite); auto: indirect_bgemm unless the export found binary "
                          "convs on maps smaller than their kernel (wrong on x86 except with reference)")
     predict.add_argument("--no-xnnpack", dest="xnnpack", action="store_false",
-                         help="run the float ops without TFLite's XNNPACK delegate (--tflite)")
-    predict.set_defaults(run=_predict)
+                         help="run the float ops without TFLite's XNNPACK delegate (.tflite)")
 
-    card = commands.add_parser("card", help="write a model folder's README.md from its config.json")
-    card.add_argument("folder")
-    card.set_defaults(run=_card)
-
-    registry = commands.add_parser("registry", help="pin a model folder's files (sha256, size) in the registry")
-    registry.add_argument("folder", help="weights/<preset>")
-    registry.add_argument("--revision", default="main", help="Hub commit of the files")
-    registry.set_defaults(run=_registry)
-
-    push = commands.add_parser("push", help="upload a model folder to the Hub and pin its commit")
-    push.add_argument("folder", help="weights/<preset>")
-    push.add_argument("--repo-id", help="default bidense-keras/<preset>")
-    push.set_defaults(run=_push)
-
-    export = commands.add_parser("export", help="LCE TFLite flatbuffer with bitpacked binary convs")
-    export.add_argument("model", help="model folder or preset with published weights")
-    export.add_argument("output", help="OUT.tflite")
-    export.add_argument("--size", type=int, nargs=2, default=(240, 320), metavar=("HEIGHT", "WIDTH"))
+    export = command("export", _export, "LCE TFLite flatbuffer with bitpacked binary convs")
+    export.add_argument("model", help=MODEL_HELP)
+    export.add_argument("output", help="OUT.tflite (OUT.json is written beside it)")
+    export.add_argument("--size", type=positive_int, nargs=2, default=(240, 320), metavar=("HEIGHT", "WIDTH"),
+                        help="input size of the flatbuffer")
     export.add_argument("--samples", type=int, default=4, help="synthetic images to measure the twin's error")
-    export.set_defaults(run=_export)
 
-    runtime = commands.add_parser("lce-runtime", help="make the numpy-1 virtualenv that runs LCE flatbuffers")
-    runtime.add_argument("directory", help="e.g. ~/.cache/bidense-keras/lce-runtime")
-    runtime.set_defaults(run=_lce_runtime)
-
-    info = commands.add_parser("info", help="parameter, MAC and size counts of a preset; without one, the "
-                               "versions, Keras backend and devices")
-    info.add_argument("preset", nargs="?")
-    info.add_argument("--size", type=int, nargs=2, metavar=("HEIGHT", "WIDTH"))
-    info.set_defaults(run=_info)
-
-    presets = commands.add_parser("presets", help="list the presets")
-    presets.add_argument("pattern", nargs="?", default="*")
-    presets.set_defaults(run=_presets)
-
-    convert = commands.add_parser("convert", help="official BiDense checkpoint -> Keras weights")
-    convert.add_argument("checkpoint", help=".ckpt, .pth/.pt or .npz")
-    convert.add_argument("output", help="a model folder (config.json + model.weights.h5), or OUT.weights.h5 "
-                         "(OUT.config.json is written beside it)")
-    convert.add_argument("--task", choices=("segmentation", "depth"))
-    convert.add_argument("--max-depth", type=float, default=10.0)
-    convert.set_defaults(run=_convert)
-
-    train = commands.add_parser("train", help="train with the paper's recipe (AdamW + one-cycle)")
-    train.add_argument("--task", required=True, choices=sorted(TASK_NAMES))
-    _add_data_arguments(train)
-    train.add_argument("--output", required=True, help="run folder: model/, log.csv, metrics.json, backup")
-    train.add_argument("--preset")
-    train.add_argument("--backbone")
-    train.add_argument("--dims", type=int, nargs=4)
-    train.add_argument("--depths", type=int, nargs=4)
-    train.add_argument("--features", type=int)
-    train.add_argument("--binarization", choices=("bidense", "bidense_deployable", "fp32", "bnn", "dab", "cfb"))
-    train.add_argument("--epochs", type=int, default=50)
-    train.add_argument("--lr", type=float, default=1e-4)
-    train.add_argument("--image-size", type=int, nargs=2, default=(192, 256), metavar=("H", "W"))
-    train.add_argument("--train-samples", type=int, default=2000, help="synthetic_rooms training size")
-    train.add_argument("--devices", type=int, help="train data-parallel on N devices (JAX or TensorFlow); "
-                       "--batch-size is the global batch")
-    train.add_argument("--accumulate", type=int, default=1, metavar="K",
-                       help="average the gradients of K batches per update (effective batch K x --batch-size)")
-    train.add_argument("--precision", choices=PRECISIONS, help="Keras dtype policy (default float32)")
-    train.set_defaults(run=_train)
-
-    evaluate = commands.add_parser("evaluate", help="held-out metrics of a model or flatbuffer; prints and writes JSON")
-    evaluate.add_argument("model", help="model folder (config.json + model.weights.h5), preset with published "
-                          "weights, or OUT.tflite from export (run by the LCE interpreter, see lce-runtime)")
+    evaluate = command("evaluate", _evaluate, "held-out metrics of a model or flatbuffer; prints and writes JSON")
+    evaluate.add_argument("model", help=f"{MODEL_HELP}, or OUT.tflite from export (run by the LCE interpreter, "
+                          "see lce-runtime)")
     _add_data_arguments(evaluate)
     evaluate.add_argument("--out", help="metrics JSON path")
     evaluate.add_argument("--as-exported", action="store_true",
                           help="evaluate the deployable twin that `export` converts (DAB scale after each conv, "
                           "sign(0) = +1) at the images' own size; the flatbuffer itself runs at its export size")
-    evaluate.set_defaults(run=_evaluate)
+
+    _add_train_arguments(command("train", _train, "train with the paper's recipe (AdamW + one-cycle)"))
+
+    convert = command("convert", _convert, "official BiDense checkpoint -> Keras model folder")
+    convert.add_argument("checkpoint", help=".ckpt, .pth/.pt or .npz")
+    convert.add_argument("output", help="a model folder, or OUT.weights.h5 (OUT.config.json is written beside it)")
+    convert.add_argument("--task", choices=("segmentation", "depth"), help="default: inferred from the checkpoint")
+    convert.add_argument("--max-depth", type=float, default=10.0, help="depth range of a depth checkpoint, metres")
+
+    download = command("download", _download, "fetch a preset's verified folder, e.g. for offline use")
+    download.add_argument("preset", help="a preset with published weights")
+    download.add_argument("directory", help="writes DIRECTORY/<preset>/")
+
+    info = command("info", _info, "parameter, MAC and size counts of a model; without one, the versions, Keras "
+                   "backend and devices")
+    info.add_argument("model", nargs="?", help=f"{MODEL_HELP} (a preset's architecture is enough)")
+    info.add_argument("--size", type=positive_int, nargs=2, metavar=("HEIGHT", "WIDTH"),
+                      help="input size of the MAC count (default: the preset's, else 480x480)")
+
+    presets = command("presets", _presets, "list the presets and whether their weights are published")
+    presets.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern")
+
+    runtime = command("lce-runtime", _lce_runtime, "make the numpy-1 virtualenv that runs LCE flatbuffers")
+    runtime.add_argument("directory", help="e.g. ~/.cache/bidense-keras/lce-runtime")
     return parser
 
 
 def main(argv=None):
-    """Entry point of the ``bidense-keras`` command."""
+    """Entry point of the ``bidense-keras`` command; returns the exit code."""
     args = build_parser().parse_args(argv)
-    try:  # bad names, files, checkpoints, a missing LCE runtime: a message, no traceback
+    try:  # a message, no traceback: 1 when the run failed, 2 when an argument was wrong
         args.run(args)
-    except (ValueError, FileNotFoundError, FileExistsError, LCERuntimeError) as error:
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except (WeightsError, LCERuntimeError, CheckpointError, RuntimeError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except (ValueError, TypeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

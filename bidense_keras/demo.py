@@ -2,17 +2,19 @@
 
 import numpy as np
 
-from bidense_keras import factory, visualize
+from bidense_keras import visualize
+from bidense_keras.loader import load
+from bidense_keras.presets import DEFAULT_PRESETS, get_preset
 from bidense_keras.datasets import synthetic_rooms
 
 HELD_OUT_SEED = synthetic_rooms.HELD_OUT_SEED_OFFSET + 12345  # not among the training scenes
 
 
-def _model(build, preset):
+def _model(preset):
     """``(model, title suffix)``: the preset's published weights, or untrained weights if none exist."""
-    if factory.get_preset(preset)["weights"] is None:
-        return build(preset), "untrained weights"
-    return build(preset, pretrained=True), preset
+    if get_preset(preset)["weights"] is None:
+        return load(preset, pretrained=False), "untrained weights"
+    return load(preset), preset
 
 
 def run_demo(out_path, height=240, width=320, seed=HELD_OUT_SEED):
@@ -25,13 +27,13 @@ def run_demo(out_path, height=240, width=320, seed=HELD_OUT_SEED):
     """
     image = synthetic_rooms.render(seed, height, width)["image"]
     batch = image[None].astype(np.float32)
-    segmenter, seg_title = _model(factory.segmentation, factory.DEFAULT_PRESETS["segmentation"])
-    estimator, depth_title = _model(factory.depth, factory.DEFAULT_PRESETS["depth"])
+    segmenter, seg_title = _model(DEFAULT_PRESETS["segmentation"])
+    estimator, depth_title = _model(DEFAULT_PRESETS["depth"])
     labels = np.argmax(segmenter.predict(batch, verbose=0)[0], axis=-1)
     depth = estimator.predict(batch, verbose=0)[0, ..., 0]
     figure = visualize.prediction_figure(
         image, labels=labels, depth=depth, max_depth=estimator.max_depth,
-        class_names=list(synthetic_rooms.CLASS_NAMES), palette=synthetic_rooms.PALETTE,
+        class_names=segmenter.class_names, palette=segmenter.palette,
         titles=("synthetic room (held out)", f"segmentation ({seg_title})", f"depth ({depth_title})"),
     )
     figure.savefig(out_path)

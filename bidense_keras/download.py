@@ -28,13 +28,21 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-import bidense_keras
-from bidense_keras.weights import CONFIG_FILE, WEIGHTS_FILE
+from bidense_keras.weights import CONFIG_FILE, METADATA_FILE, MODEL_FILES, WEIGHTS_FILE
 
 WEIGHTS_ENV = "BIDENSE_KERAS_WEIGHTS"
-MODEL_FILES = (CONFIG_FILE, WEIGHTS_FILE)
-DEFAULT_MIRROR = Path(bidense_keras.__file__).resolve().parents[1] / "weights"
-LOCAL_HINT = f"or set {WEIGHTS_ENV} to a folder holding <preset>/{CONFIG_FILE} + {WEIGHTS_FILE}"
+LOCAL_HINT = (f"or fetch the folder elsewhere (bidense-keras download PRESET DIR) and set {WEIGHTS_ENV} to a "
+              "folder holding <preset>/ folders")
+
+
+def source_checkout_mirror():
+    """``weights/`` of the repository when the package runs from a source checkout, else None.
+
+    An installed wheel has no mirror: its presets come from ``$BIDENSE_KERAS_WEIGHTS`` or the Hub.
+    """
+    root = Path(__file__).resolve().parents[1]
+    is_checkout = (root / "setup.cfg").is_file() and (root / "bidense_keras" / "__init__.py").is_file()
+    return root / "weights" if is_checkout else None
 
 
 class WeightsError(ValueError):
@@ -156,7 +164,7 @@ def download_file(repo_id, filename, revision, expected, cache_dir=None, label=N
 
 def _local_folder(folder, weights, label):
     """``folder`` with every file of ``weights`` it holds verified, or None if it lacks a model file."""
-    if not all((folder / name).is_file() for name in MODEL_FILES):
+    if not all((folder / name).is_file() for name in MODEL_FILES if name in weights["files"]):
         return None
     for name, expected in weights["files"].items():
         if (folder / name).is_file():
@@ -169,12 +177,13 @@ def resolve_preset_folder(preset, weights, path=None, mirror=None, cache_dir=Non
 
     Sources, first match wins:
 
-    1. ``path`` (it must hold ``config.json`` and ``model.weights.h5``);
+    1. ``path`` (it must hold the model files);
     2. ``$BIDENSE_KERAS_WEIGHTS/<preset>/``;
-    3. the repository mirror ``mirror/<preset>/`` (default: ``weights/`` next to the package);
+    3. the repository mirror ``mirror/<preset>/`` (default: ``weights/`` of a source checkout);
     4. the Hub: every file of ``weights["files"]`` at the pinned revision (the cache's snapshot folder).
 
-    A local folder is a candidate when it holds ``config.json`` and ``model.weights.h5``;
+    A local folder is a candidate when it holds the model files (``config.json``,
+    ``model.weights.h5`` and, for the current format, ``metadata.json``);
     its files listed in ``weights["files"]`` are verified, and a wrong one raises (the
     folder is not skipped). Optional files (e.g. ``README.md``) may be absent locally.
 
@@ -191,9 +200,9 @@ def resolve_preset_folder(preset, weights, path=None, mirror=None, cache_dir=Non
     if path is not None:
         folder = _local_folder(Path(path), weights, preset)
         if folder is None:
-            raise WeightsError(f"{preset}: {path} does not hold {CONFIG_FILE} and {WEIGHTS_FILE}.")
+            raise WeightsError(f"{preset}: {path} does not hold the model files {list(MODEL_FILES)}.")
         return folder
-    roots = [os.environ.get(WEIGHTS_ENV), mirror or DEFAULT_MIRROR]
+    roots = [os.environ.get(WEIGHTS_ENV), mirror or source_checkout_mirror()]
     for root in filter(None, roots):
         folder = _local_folder(Path(root) / preset, weights, preset)
         if folder is not None:
@@ -206,21 +215,22 @@ def resolve_preset_folder(preset, weights, path=None, mirror=None, cache_dir=Non
 
 
 def resolve_uri(uri, cache_dir=None):
-    """The model folder of a user-published model: a local folder, ``hf://owner/repo`` or ``hf://owner/repo@revision``.
+    """The local folder of ``hf://owner/repo[@revision]`` (revision ``main`` by default).
 
-    Hub models are fetched into the Hugging Face cache (``config.json`` and
-    ``model.weights.h5``, revision ``main`` by default). No checksum is pinned for them:
-    :func:`bidense_keras.weights.load_pretrained` checks the weights against the config.
+    ``config.json`` and ``model.weights.h5`` are fetched into the Hugging Face cache, and
+    ``metadata.json`` when the repository has one (Keras-saved repositories do too). No
+    checksum is pinned for user repositories: loading checks the weights against the config.
 
     Raises:
-        FileNotFoundError: for a local folder that does not exist.
-        WeightsError: when a Hub file cannot be downloaded.
+        WeightsError: when a required file cannot be downloaded.
     """
-    uri = str(uri)
-    if not uri.startswith("hf://"):
-        if not Path(uri).is_dir():
-            raise FileNotFoundError(f"Model folder {uri} does not exist (Hub models are written hf://owner/repo).")
-        return Path(uri)
-    repo_id, _, revision = uri.removeprefix("hf://").partition("@")
-    files = [download_file(repo_id, name, revision or "main", None, cache_dir) for name in MODEL_FILES]
+    repo_id, _, revision = str(uri).removeprefix("hf://").partition("@")
+    if repo_id.count("/") != 1 or not all(repo_id.split("/")):
+        raise ValueError(f"{uri!r} is not a Hub address; write hf://owner/repo or hf://owner/repo@revision.")
+    files = [download_file(repo_id, name, revision or "main", None, cache_dir) for name in (CONFIG_FILE, WEIGHTS_FILE)]
+    try:
+        download_file(repo_id, METADATA_FILE, revision or "main", None, cache_dir)
+    except WeightsError as error:
+        if not isinstance(error.__cause__, RemoteEntryNotFoundError):
+            raise
     return files[0].parent

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import shutil
 from pathlib import Path
 
 
@@ -34,3 +35,27 @@ def write_bytes_atomic(path, data):
     with atomic_path(path) as temporary:
         temporary.write_bytes(data)
     return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_folder(path):
+    """Yields an empty temporary folder beside ``path``; on success it replaces ``path`` as a whole.
+
+    An interrupted writer leaves ``path`` as it was (or absent) and removes its partial folder;
+    the old folder is moved aside before the new one is renamed into place, then deleted.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    old = path.with_name(f".{path.name}.{os.getpid()}.old")
+    for leftover in (partial, old):
+        shutil.rmtree(leftover, ignore_errors=True)
+    partial.mkdir()
+    try:
+        yield partial
+        if path.exists():
+            os.replace(path, old)
+        os.replace(partial, path)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)

@@ -3,6 +3,7 @@
 import functools
 
 import keras
+import numpy as np
 
 from bidense_keras.backbones import ConvNeXtBackbone
 from bidense_keras.decoders import upernet_decoder
@@ -44,6 +45,26 @@ def check_image_batch(images):
         )
 
 
+def _check_head(task, num_classes, max_depth, class_names, palette):
+    """Raises a ValueError for a head description that cannot make a model of ``task``."""
+    if task not in TASKS:
+        raise ValueError(f"Unknown task {task!r}; choose one of {TASKS}.")
+    if task == "depth":
+        if not max_depth or max_depth <= 0:
+            raise ValueError(f"A depth model needs max_depth > 0 in metres (e.g. 10 for NYUv2); got {max_depth}.")
+        if class_names is not None or palette is not None:
+            raise ValueError("class_names and palette describe segmentation classes; a depth model has none.")
+        return
+    if not num_classes or num_classes < 1:
+        raise ValueError(f"A segmentation model needs num_classes >= 1 (e.g. 151 for ADE20K); got {num_classes}.")
+    if class_names is not None and len(class_names) != num_classes:
+        raise ValueError(f"class_names has {len(class_names)} names for num_classes={num_classes} logits.")
+    if palette is not None:
+        shape = np.shape(palette)
+        if shape != (num_classes, 3) or not np.all((np.asarray(palette) >= 0) & (np.asarray(palette) <= 255)):
+            raise ValueError(f"palette must be (num_classes={num_classes}, 3) RGB values in [0, 255]; got shape {shape}.")
+
+
 @keras.saving.register_keras_serializable(package="bidense_keras")
 class UperNet(keras.Model):
     """ConvNeXt + UperNet for semantic segmentation or monocular depth.
@@ -64,6 +85,11 @@ class UperNet(keras.Model):
         include_preprocessing: accept [0, 255] images and normalize inside.
         zero_as_positive: binarize 0 to +1 (LCE convention).
         input_shape: ``(height, width, 3)``; None dims for any size.
+        class_names: segmentation only: one name per logit (default ``class 0``, ...).
+        palette: segmentation only: ``(num_classes, 3)`` RGB colours in [0, 255] for pictures.
+
+    The config holds every argument, so ``keras.saving`` round trips (``.keras`` files and
+    model folders) rebuild the same model with its class names and palette.
     """
 
     def __init__(
@@ -78,14 +104,13 @@ class UperNet(keras.Model):
         include_preprocessing=True,
         zero_as_positive=False,
         input_shape=(None, None, 3),
+        class_names=None,
+        palette=None,
         **kwargs,
     ):
-        if task not in TASKS:
-            raise ValueError(f"Unknown task {task!r}; choose one of {TASKS}.")
-        if task == "segmentation" and not num_classes:
-            raise ValueError("A segmentation model needs num_classes (e.g. 151 for ADE20K).")
-        if task == "depth" and not max_depth:
-            raise ValueError("A depth model needs max_depth in metres (e.g. 10 for NYUv2).")
+        _check_head(task, num_classes, max_depth, class_names, palette)
+        if features < 2:
+            raise ValueError(f"features (the decoder width) must be >= 2, the head uses features // 2; got {features}.")
         conv = functools.partial(BiDenseConv2D, **conv_options(binarization, zero_as_positive))
         images = keras.Input(shape=input_shape, name="images")
         x = images
@@ -115,6 +140,16 @@ class UperNet(keras.Model):
         self.include_preprocessing = include_preprocessing
         self.zero_as_positive = zero_as_positive
         self.image_shape = tuple(input_shape)
+        self.class_names = None if class_names is None else [str(name) for name in class_names]
+        self.palette = None if palette is None else [[int(c) for c in colour] for colour in palette]
+
+    @classmethod
+    def from_preset(cls, preset, **kwargs):
+        """``bidense_keras.load(preset, **kwargs)`` (keras-hub style): a preset name, model folder,
+        ``hf://owner/repo[@revision]`` or ``.keras`` file; see :func:`bidense_keras.loader.load`."""
+        from bidense_keras.loader import load  # the loader builds UperNets: imported on use
+
+        return load(preset, **kwargs)
 
     def __call__(self, inputs, *args, **kwargs):
         check_image_batch(inputs)
@@ -134,6 +169,8 @@ class UperNet(keras.Model):
             "include_preprocessing": self.include_preprocessing,
             "zero_as_positive": self.zero_as_positive,
             "input_shape": self.image_shape,
+            "class_names": self.class_names,
+            "palette": self.palette,
         }
 
     @classmethod

@@ -41,11 +41,14 @@ def predict_files(model, inputs, out_dir, class_names=None, palette=None):
             ``num_classes``/``max_depth`` attributes and a ``predict`` method).
         inputs: image files and/or folders.
         out_dir: output folder (created).
-        class_names, palette: for segmentation legends (defaults: ``class i`` and tab20).
+        class_names, palette: for segmentation legends (defaults: the model's ``class_names`` and
+            ``palette``, else ``class i`` and tab20).
 
     Returns:
         List of the written panel paths.
     """
+    class_names = class_names or getattr(model, "class_names", None)
+    palette = palette if palette is not None else getattr(model, "palette", None)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []

@@ -1,76 +1,90 @@
-"""Preset registry: named architectures and, where published, their pinned weights.
+"""The preset table: named architectures and, where published, their pinned weights.
 
-A preset is one entry of :data:`PRESETS`: the task, the architecture keyword
-arguments of :class:`~bidense_keras.models.UperNet`, the dataset and the input
-size it was designed for, and ``weights``: the pinned Hub files recorded in
-``published_weights.json`` by :func:`bidense_keras.publish.update_registry`, or None.
+Each row of :data:`PRESET_TABLE` is one preset: name, task, dataset, backbone, binarization.
+The backbone names a row of :data:`BACKBONES`; the dataset names an entry of
+:mod:`bidense_keras.datasets.catalog`, which gives the head (classes with their names and
+palette, or the depth range) and the input size. A preset's ``weights`` is its entry in the
+registry of published files (:mod:`bidense_keras.registry`), or None.
 """
 
+import difflib
+import fnmatch
+
 from bidense_keras.backbones import CONVNEXT_SIZES
-from bidense_keras.publish import read_registry
+from bidense_keras.datasets import catalog
+from bidense_keras.registry import read_registry
 
-# Logits as in the authors' code: ADE20K 150 classes + 1 zero-weighted, VOC 21 + 1.
-DATASETS = {
-    "ade20k": {"task": "segmentation", "num_classes": 151, "input_size": (480, 480)},
-    "voc": {"task": "segmentation", "num_classes": 22, "input_size": (480, 480)},
-    "nyu": {"task": "depth", "max_depth": 10.0, "input_size": (416, 544)},
-    "kitti": {"task": "depth", "max_depth": 80.0, "input_size": (352, 704)},
+# ConvNeXt sizes with the paper's decoder width, and the small demo model trained here.
+BACKBONES = {
+    **{name: {**size, "features": 256} for name, size in CONVNEXT_SIZES.items()},
+    "demo": {"dims": (32, 64, 128, 256), "depths": (1, 1, 3, 1), "features": 64},
 }
-# The base of models built by parts (segmentation(backbone=..., num_classes=...)).
-PAPER_BASE_PRESETS = {
-    "segmentation": "bidense_upernet_convnext_tiny_ade20k",
-    "depth": "bidense_upernet_convnext_tiny_nyu",
-}
+
+# The demo models are trained on synthetic_rooms by benchmarks/demo_training.py; the
+# bidense_deployable one exports to LCE without approximation.
+PRESET_TABLE = (
+    # name                                            task            dataset            backbone          binarization
+    ("bidense_upernet_convnext_tiny_ade20k",          "segmentation", "ade20k",          "convnext_tiny",  "bidense"),
+    ("bidense_upernet_convnext_tiny_voc",             "segmentation", "voc",             "convnext_tiny",  "bidense"),
+    ("bidense_upernet_convnext_tiny_nyu",             "depth",        "nyu",             "convnext_tiny",  "bidense"),
+    ("bidense_upernet_convnext_tiny_kitti",           "depth",        "kitti",           "convnext_tiny",  "bidense"),
+    ("bidense_upernet_convnext_small_ade20k",         "segmentation", "ade20k",          "convnext_small", "bidense"),
+    ("bidense_upernet_convnext_small_voc",            "segmentation", "voc",             "convnext_small", "bidense"),
+    ("bidense_upernet_convnext_small_nyu",            "depth",        "nyu",             "convnext_small", "bidense"),
+    ("bidense_upernet_convnext_small_kitti",          "depth",        "kitti",           "convnext_small", "bidense"),
+    ("bidense_upernet_convnext_base_ade20k",          "segmentation", "ade20k",          "convnext_base",  "bidense"),
+    ("bidense_upernet_convnext_base_voc",             "segmentation", "voc",             "convnext_base",  "bidense"),
+    ("bidense_upernet_convnext_base_nyu",             "depth",        "nyu",             "convnext_base",  "bidense"),
+    ("bidense_upernet_convnext_base_kitti",           "depth",        "kitti",           "convnext_base",  "bidense"),
+    ("fp32_upernet_convnext_tiny_ade20k",             "segmentation", "ade20k",          "convnext_tiny",  "fp32"),
+    ("fp32_upernet_convnext_tiny_voc",                "segmentation", "voc",             "convnext_tiny",  "fp32"),
+    ("fp32_upernet_convnext_tiny_nyu",                "depth",        "nyu",             "convnext_tiny",  "fp32"),
+    ("fp32_upernet_convnext_tiny_kitti",              "depth",        "kitti",           "convnext_tiny",  "fp32"),
+    ("fp32_upernet_convnext_small_ade20k",            "segmentation", "ade20k",          "convnext_small", "fp32"),
+    ("fp32_upernet_convnext_small_voc",               "segmentation", "voc",             "convnext_small", "fp32"),
+    ("fp32_upernet_convnext_small_nyu",               "depth",        "nyu",             "convnext_small", "fp32"),
+    ("fp32_upernet_convnext_small_kitti",             "depth",        "kitti",           "convnext_small", "fp32"),
+    ("fp32_upernet_convnext_base_ade20k",             "segmentation", "ade20k",          "convnext_base",  "fp32"),
+    ("fp32_upernet_convnext_base_voc",                "segmentation", "voc",             "convnext_base",  "fp32"),
+    ("fp32_upernet_convnext_base_nyu",                "depth",        "nyu",             "convnext_base",  "fp32"),
+    ("fp32_upernet_convnext_base_kitti",              "depth",        "kitti",           "convnext_base",  "fp32"),
+    ("bidense_upernet_demo_rooms_seg",                "segmentation", "synthetic_rooms", "demo",           "bidense"),
+    ("bidense_upernet_demo_rooms_depth",              "depth",        "synthetic_rooms", "demo",           "bidense"),
+    ("bidense_deployable_upernet_demo_rooms_seg",     "segmentation", "synthetic_rooms", "demo",           "bidense_deployable"),
+    ("bidense_deployable_upernet_demo_rooms_depth",   "depth",        "synthetic_rooms", "demo",           "bidense_deployable"),
+    ("fp32_upernet_demo_rooms_seg",                   "segmentation", "synthetic_rooms", "demo",           "fp32"),
+    ("fp32_upernet_demo_rooms_depth",                 "depth",        "synthetic_rooms", "demo",           "fp32"),
+)
 # The defaults are the demo models trained here, the only ones with published weights so far.
-DEFAULT_PRESETS = {
-    "segmentation": "bidense_upernet_demo_rooms_seg",
-    "depth": "bidense_upernet_demo_rooms_depth",
-}
+DEFAULT_PRESETS = {"segmentation": "bidense_upernet_demo_rooms_seg", "depth": "bidense_upernet_demo_rooms_depth"}
+# The base of models built by parts (segmentation(backbone=..., num_classes=...)).
+PAPER_BASE_PRESETS = {"segmentation": "bidense_upernet_convnext_tiny_ade20k", "depth": "bidense_upernet_convnext_tiny_nyu"}
 
 
-def _architecture_presets():
-    presets = {}
-    for binarization in ("bidense", "fp32"):
-        for backbone, size in CONVNEXT_SIZES.items():
-            for dataset, info in DATASETS.items():
-                head = {k: v for k, v in info.items() if k in ("num_classes", "max_depth")}
-                presets[f"{binarization}_upernet_{backbone}_{dataset}"] = {
-                    "task": info["task"],
-                    "dataset": dataset,
-                    "backbone": backbone,
-                    "input_size": info["input_size"],
-                    "architecture": {**size, "features": 256, "binarization": binarization, **head},
-                    "weights": None,
-                }
-    return presets
+def _preset(task, dataset, backbone, binarization, weights):
+    return {
+        "task": task,
+        "dataset": dataset,
+        "backbone": backbone,
+        "input_size": catalog.dataset(dataset)["input_size"],
+        "architecture": {**BACKBONES[backbone], "binarization": binarization, **catalog.head_arguments(dataset, task)},
+        "weights": weights,
+    }
 
 
-DEMO_ARCHITECTURE = {"dims": (32, 64, 128, 256), "depths": (1, 1, 3, 1), "features": 64}
-DEMO_HEADS = {"seg": ("segmentation", {"num_classes": 9}), "depth": ("depth", {"max_depth": 10.0})}
+_REGISTRY = read_registry()
+PRESETS = {name: _preset(*row, _REGISTRY.get(name)) for name, *row in PRESET_TABLE}
 
 
-def _demo_presets():
-    """The small models trained here on synthetic_rooms (benchmarks/demo_training.py); the
-    ``bidense_deployable`` ones export to LCE without approximation."""
-    presets = {}
-    for binarization in ("bidense", "bidense_deployable", "fp32"):
-        for suffix, (task, head) in DEMO_HEADS.items():
-            presets[f"{binarization}_upernet_demo_rooms_{suffix}"] = {
-                "task": task,
-                "dataset": "synthetic_rooms",
-                "backbone": "demo",
-                "input_size": (240, 320),
-                "architecture": {**DEMO_ARCHITECTURE, "binarization": binarization, **head},
-                "weights": None,
-            }
-    return presets
+def list_presets(pattern="*"):
+    """Names of the presets matching a shell-style ``pattern`` (e.g. ``"*convnext_tiny*"``), sorted."""
+    return sorted(name for name in PRESETS if fnmatch.fnmatch(name, pattern))
 
 
-def _with_published_weights(presets):
-    for name, weights in read_registry().items():
-        if name in presets:
-            presets[name]["weights"] = weights
-    return presets
-
-
-PRESETS = _with_published_weights({**_architecture_presets(), **_demo_presets()})
+def get_preset(name):
+    """The entry of preset ``name``; a ValueError suggests close names if unknown."""
+    if name not in PRESETS:
+        close = difflib.get_close_matches(str(name), PRESETS, n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(f"Unknown preset {name!r}.{hint} See bidense_keras.list_presets() for all names.")
+    return PRESETS[name]

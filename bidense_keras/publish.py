@@ -1,21 +1,32 @@
-"""Publishing model folders: model cards, the pinned registry of published files, Hub uploads.
+"""Publishing model folders (maintainers): model cards, the pinned registry, Hub uploads.
 
-The registry (``published_weights.json`` in the package) is written by
-:func:`update_registry` from the folders themselves, never by hand: for each preset
-it pins the Hub repository, the revision and the sha256 and size of every file.
+``python -m bidense_keras.publish card|registry|push FOLDER``. The registry
+(``published_weights.json``, read by :mod:`bidense_keras.registry`) is written by
+:func:`update_registry` from the folders themselves, never by hand: for each preset it pins
+the Hub repository, the revision and the sha256 and size of every file.
 """
 
+import argparse
 import json
 import os
+import sys
 from pathlib import Path
 
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from bidense_keras import registry
 from bidense_keras.download import sha256_of
 from bidense_keras.files import write_text_atomic
-from bidense_keras.weights import read_config
+from bidense_keras.presets import PRESETS
+from bidense_keras.weights import model_arguments, read_metadata
 
-REGISTRY_PATH = Path(__file__).resolve().parent / "published_weights.json"
 CARD_FILE = "README.md"
 HUB_ORGANISATION = "bidense-keras"
+LICENSE = "apache-2.0"
+PIPELINE_TAGS = {"segmentation": "image-segmentation", "depth": "depth-estimation"}
+# Entries of a card's metrics that are counts or timings, not evaluation results.
+COUNTS = ("train_seconds", "binary_params", "float_params")
+CITATION = "Rui Yin et al., BiDense: Binarization for Dense Prediction, arXiv:2411.10346, 2024."
 
 
 def file_records(folder):
@@ -25,12 +36,6 @@ def file_records(folder):
         for path in sorted(Path(folder).iterdir())
         if path.is_file() and not path.name.startswith(".")
     }
-
-
-def read_registry(path=None):
-    """The published-weights registry: ``{preset: {"repo_id", "revision", "files"}}`` ({} if absent)."""
-    path = Path(path or REGISTRY_PATH)
-    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def update_registry(folder, revision="main", repo_id=None, path=None):
@@ -43,15 +48,15 @@ def update_registry(folder, revision="main", repo_id=None, path=None):
         path: the registry JSON (default: the package's ``published_weights.json``).
     """
     folder = Path(folder)
-    path = Path(path or REGISTRY_PATH)
+    path = Path(path or registry.REGISTRY_PATH)
     entry = {
         "repo_id": repo_id or f"{HUB_ORGANISATION}/{folder.name}",
         "revision": revision,
         "files": file_records(folder),
     }
-    registry = read_registry(path)
-    registry[folder.name] = entry
-    write_text_atomic(path, json.dumps(dict(sorted(registry.items())), indent=2) + "\n")
+    entries = registry.read_registry(path)
+    entries[folder.name] = entry
+    write_text_atomic(path, json.dumps(dict(sorted(entries.items())), indent=2) + "\n")
     return entry
 
 
@@ -67,56 +72,64 @@ def _metrics_table(metrics):
     return "\n".join(["| metric | value |", "| --- | --- |", *rows])
 
 
-def write_model_card(folder):
-    """Writes ``README.md`` (Hub model card) of a model folder from its ``config.json``.
+def _eval_results(task, dataset, metrics):
+    """One model-index entry per measured metric (counts and timings are not evaluation results)."""
+    return [
+        EvalResult(task_type=PIPELINE_TAGS[task], dataset_type=dataset, dataset_name=dataset, dataset_split="validation",
+                   metric_type=key.lower(), metric_name=key, metric_value=value)
+        for key, value in metrics.items()
+        if isinstance(value, (int, float)) and key not in COUNTS
+    ]
 
-    The config's ``description``, ``dataset``, ``recipe``, ``metrics`` and ``limits``
-    entries fill the card; the architecture and task come from the config itself.
+
+def usage_snippet(name, repo_id=None):
+    """The Python lines that load this folder's model: by preset name, else from its Hub repository."""
+    source = name if name in PRESETS else f"hf://{repo_id or f'{HUB_ORGANISATION}/{name}'}"
+    return f'import bidense_keras as bk\n\nmodel = bk.load("{source}")'
+
+
+def model_card(folder, repo_id=None):
+    """The :class:`huggingface_hub.ModelCard` of a model folder, from its config and metadata.
+
+    The card data holds license, library_name, tags, pipeline_tag, datasets, base_model
+    (for fine-tunes) and the model-index of measured metrics; the text gives the model, the
+    usage snippet, data and recipe, the metrics table, limits and the citation.
     """
     folder = Path(folder)
-    config = read_config(folder)
-    architecture = config["architecture"]
-    task = config["task"]
-    tag = "image-segmentation" if task == "segmentation" else "depth-estimation"
-    head = (f"{architecture['num_classes']} classes" if task == "segmentation"
-            else f"depth up to {architecture['max_depth']} m")
-    lines = [
-        "---",
-        "library_name: keras",
-        f"pipeline_tag: {tag}",
-        "tags: [binary-neural-network, bidense, keras, upernet, convnext]",
-        "---",
-        f"# {folder.name}",
-        "",
-        config.get("description", f"BiDense UperNet for {task}."),
-        "",
+    arguments, metadata = model_arguments(folder), read_metadata(folder)
+    task, dataset, metrics = arguments["task"], metadata.get("dataset", "unknown"), metadata.get("metrics", {})
+    data = ModelCardData(
+        license=LICENSE, library_name="keras", pipeline_tag=PIPELINE_TAGS[task], model_name=folder.name,
+        tags=["binary-neural-network", "bidense", "bidense_keras", "upernet", "convnext", arguments["binarization"]],
+        datasets=[dataset], base_model=metadata.get("base_model"),
+        eval_results=_eval_results(task, dataset, metrics) or None,
+    )
+    head = (f"{arguments['num_classes']} classes" if task == "segmentation"
+            else f"depth up to {arguments['max_depth']} m")
+    body = [
+        f"# {folder.name}", "",
+        metadata.get("description", f"BiDense UperNet for {task}."), "",
         "## Model",
-        f"- binarization: `{architecture['binarization']}`; ConvNeXt dims {architecture['dims']}, "
-        f"depths {architecture['depths']}, decoder width {architecture['features']}; {head}.",
-        f"- input: RGB in [0, 255], any size (trained at {config.get('input_size')}); ImageNet "
+        f"- binarization: `{arguments['binarization']}`; ConvNeXt dims {list(arguments['dims'])}, "
+        f"depths {list(arguments['depths'])}, decoder width {arguments['features']}; {head}.",
+        f"- input: RGB in [0, 255], any size (trained at {metadata.get('input_size')}); ImageNet "
         "normalization inside the model.",
-        "",
-        "## Use",
-        "```python",
-        "import bidense_keras as bk",
-        f'model = bk.{"segmentation" if task == "segmentation" else "depth"}("{folder.name}", pretrained=True)',
-        "```",
-        "",
+        "- a Keras model folder: `keras.saving.load_model(folder)` loads it once `bidense_keras` is imported.", "",
+        "## Use", "```python", usage_snippet(folder.name, repo_id), "```", "",
         "## Data and recipe",
-        f"- dataset: {config.get('dataset', 'unknown')}",
-        f"- recipe: {config.get('recipe', 'see the bidense_keras README')}",
-        "",
-        "## Metrics (held-out split)",
-        _metrics_table(config.get("metrics", {})),
-        "",
-        "## Limits",
-        config.get("limits", "Trained for demonstration; not a substitute for the paper's models."),
-        "",
-        "## Citation",
-        "Rui Yin et al., BiDense: Binarization for Dense Prediction, arXiv:2411.10346, 2024.",
-        "",
+        f"- dataset: {dataset}",
+        *([f"- fine-tuned from: {metadata['base_model']}"] if metadata.get("base_model") else []),
+        f"- recipe: {metadata.get('recipe', 'see the bidense_keras README')}", "",
+        "## Metrics (held-out split)", _metrics_table(metrics), "",
+        "## Limits", metadata.get("limits", "Trained for demonstration; not a substitute for the paper's models."), "",
+        "## Citation", CITATION, "",
     ]
-    return write_text_atomic(folder / CARD_FILE, "\n".join(lines))
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n" + "\n".join(body))
+
+
+def write_model_card(folder, repo_id=None):
+    """Writes ``README.md`` (the Hub model card, see :func:`model_card`) into a model folder; returns its path."""
+    return write_text_atomic(Path(folder) / CARD_FILE, str(model_card(folder, repo_id)))
 
 
 def push(folder, repo_id=None, token=None):
@@ -136,3 +149,39 @@ def push(folder, repo_id=None, token=None):
     return commit.oid
 
 
+def build_parser():
+    """The parser of ``python -m bidense_keras.publish``."""
+    parser = argparse.ArgumentParser(prog="python -m bidense_keras.publish", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    card = commands.add_parser("card", help="write a model folder's README.md from its config and metadata")
+    card.add_argument("folder", help="weights/<preset> or any model folder")
+    card.add_argument("--repo-id", help="Hub repository named in the usage snippet of a non-preset folder")
+    pin = commands.add_parser("registry", help="pin a model folder's files (sha256, size) in the registry")
+    pin.add_argument("folder", help="weights/<preset>")
+    pin.add_argument("--revision", default="main", help="Hub commit of the files")
+    upload = commands.add_parser("push", help="upload a model folder to the Hub and pin its commit (needs HF_TOKEN)")
+    upload.add_argument("folder", help="weights/<preset>")
+    upload.add_argument("--repo-id", help="default bidense-keras/<preset>")
+    return parser
+
+
+def main(argv=None):
+    """Entry point of ``python -m bidense_keras.publish``."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "card":
+            print(f"wrote {write_model_card(args.folder, args.repo_id)}")
+        elif args.command == "registry":
+            entry = update_registry(args.folder, revision=args.revision)
+            print(f"recorded {len(entry['files'])} files of {Path(args.folder).name} in {registry.REGISTRY_PATH}")
+        else:
+            print(f"pushed {args.folder} as commit {push(args.folder, args.repo_id)}; registry updated")
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

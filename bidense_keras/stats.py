@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from bidense_keras import compat
 from bidense_keras.layers import BiDenseConv2D
 from bidense_keras.models import walk_layers
 
@@ -24,8 +25,7 @@ def _conv_call_shapes(model, input_size):
     shapes = {}
     for layer in walk_layers(fixed):
         if hasattr(layer, "kernel") and len(layer.kernel.shape) == 4:
-            # Keras 3 keeps one node per call; the shared FPN conv has three.
-            shapes[layer.name] = [tuple(node.outputs[0].shape) for node in layer._inbound_nodes]
+            shapes[layer.name] = compat.call_output_shapes(layer)  # the shared FPN conv has three calls
     return shapes
 
 

@@ -1,106 +1,144 @@
-"""Model folders in the Hugging Face Hub layout: ``config.json`` + ``model.weights.h5`` (+ ``README.md``).
+"""Model folders: Keras-native directories that also say what the weights are.
 
-``config.json`` holds ``format``, ``task``, ``dataset``, ``architecture`` (the
-:class:`~bidense_keras.models.UperNet` keyword arguments), ``input_size``, and
-``class_names`` + ``palette`` (segmentation) — everything needed to rebuild the
-model and show its predictions.
+A folder (the Hugging Face Hub layout, and the unzipped ``.keras`` layout that
+``keras.saving.load_model(folder)`` reads once ``bidense_keras`` is imported) holds:
+
+* ``config.json``: the model's Keras serialization (``bidense_keras>UperNet`` and all its
+  arguments, class names and palette included);
+* ``metadata.json``: ``format``, ``task``, ``keras_version``, ``bidense_keras_version``,
+  ``date_saved``, ``parameter_count`` and what describes the weights (``dataset``,
+  ``input_size``, ``metrics``, ``recipe``, ``description``, ``limits``, ``source``, ``base_model``);
+* ``model.weights.h5``: the Keras weights file;
+* ``README.md``: the model card, written by :mod:`bidense_keras.publish`.
+
+Folders of the first format (``bidense_keras/1``: one ``config.json`` holding ``format``,
+``task``, ``architecture`` and the metadata) still load.
 """
 
+import datetime
 import json
-import warnings
 from pathlib import Path
 
-from bidense_keras.files import atomic_path, write_text_atomic
+import keras
+
+from bidense_keras import compat
+from bidense_keras.files import atomic_folder
 from bidense_keras.models import UperNet
+from bidense_keras.transfer import with_overrides
 
 CONFIG_FILE = "config.json"
+METADATA_FILE = "metadata.json"
 WEIGHTS_FILE = "model.weights.h5"
-FORMAT = "bidense_keras/1"
+FORMAT = "bidense_keras/2"
+LEGACY_FORMAT = "bidense_keras/1"
+MODEL_FILES = (CONFIG_FILE, METADATA_FILE, WEIGHTS_FILE)
 
 
-def architecture_of(model):
-    """The UperNet keyword arguments of ``model`` but ``task`` (its config without name and trainable)."""
-    return {k: v for k, v in model.get_config().items() if k not in ("name", "trainable", "task")}
+def _without_optimizer(model):
+    """``model``, or an uncompiled copy when it has an optimizer (whose state save_weights would also store)."""
+    if getattr(model, "optimizer", None) is None:
+        return model
+    clean = UperNet.from_config(model.get_config())
+    clean.set_weights(model.get_weights())
+    return clean
 
 
 def save_pretrained(model, directory, **metadata):
-    """Writes ``config.json`` and ``model.weights.h5`` of ``model`` into ``directory``.
+    """Writes ``model`` as a model folder: ``config.json``, ``metadata.json``, ``model.weights.h5``.
 
     Args:
         model: a :class:`~bidense_keras.models.UperNet`.
-        directory: the model folder (created if needed).
-        **metadata: extra config entries, e.g. ``dataset``, ``input_size``,
-            ``class_names``, ``palette``, ``metrics``.
+        directory: the model folder; an existing one is replaced as a whole.
+        **metadata: entries of ``metadata.json``, e.g. ``dataset``, ``input_size``, ``metrics``,
+            ``recipe``, ``description``, ``base_model``.
 
-    Each file is written under a temporary name and renamed, so an interrupted save
-    leaves no half-written file behind.
+    The folder is written aside and renamed into place: an interrupted save leaves the old
+    folder (or none), never new weights beside an old config.
+
+    Returns:
+        ``directory`` as a :class:`~pathlib.Path`.
     """
-    directory = Path(directory)
-    config = {"format": FORMAT, "task": model.task, "architecture": architecture_of(model), **metadata}
-    if getattr(model, "optimizer", None) is not None:
-        # save_weights would also store the optimizer's state (twice the model's size): save a clean copy.
-        clean = UperNet.from_config(model.get_config())
-        clean.set_weights(model.get_weights())
-        model = clean
-    with atomic_path(directory / WEIGHTS_FILE) as partial_weights:
-        model.save_weights(partial_weights)
-    write_text_atomic(directory / CONFIG_FILE, json.dumps(config, indent=2, default=list) + "\n")
-    return directory
+    from bidense_keras import __version__
+
+    model = _without_optimizer(model)
+    metadata = {
+        "format": FORMAT,
+        "task": model.task,
+        "keras_version": keras.__version__,
+        "bidense_keras_version": __version__,
+        "date_saved": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d@%H:%M:%S"),
+        "parameter_count": model.count_params(),
+        **metadata,
+    }
+    with atomic_folder(directory) as partial:
+        config = keras.saving.serialize_keras_object(model)
+        (partial / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+        (partial / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=list) + "\n")
+        model.save_weights(partial / WEIGHTS_FILE)
+    return Path(directory)
 
 
-def read_config(directory):
-    """The parsed ``config.json`` of a model folder, checked for the fields a model needs."""
-    path = Path(directory) / CONFIG_FILE
+def _read_json(path):
     if not path.is_file():
-        raise FileNotFoundError(f"No {CONFIG_FILE} in model folder {directory}.")
+        raise FileNotFoundError(f"No {path.name} in model folder {path.parent}.")
     try:
-        config = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path} is not valid JSON: {error}") from error
-    missing = [key for key in ("format", "task", "architecture") if key not in config]
-    if missing or config["format"] != FORMAT:
-        raise ValueError(f"{path} is not a bidense_keras model config (missing {missing or 'format'}).")
-    return config
 
 
-WEIGHT_PRESERVING_OVERRIDES = ("input_shape", "zero_as_positive", "name", "binarization")
+def _is_legacy(config):
+    return config.get("format") == LEGACY_FORMAT
 
 
-def load_pretrained(directory, **overrides):
-    """Rebuilds the model of a folder written by :func:`save_pretrained` and loads its weights.
+def model_arguments(directory):
+    """The :class:`~bidense_keras.models.UperNet` keyword arguments (``task`` included) of a model folder."""
+    path = Path(directory) / CONFIG_FILE
+    config = _read_json(path)
+    if _is_legacy(config) and "architecture" in config and "task" in config:
+        head = {key: config[key] for key in ("class_names", "palette") if key in config}
+        return {"task": config["task"], **config["architecture"], **head}
+    if config.get("registered_name") == "bidense_keras>UperNet" and isinstance(config.get("config"), dict):
+        return {key: value for key, value in config["config"].items() if key != "trainable"}
+    raise ValueError(f"{path} is not the config of a bidense_keras model (no bidense_keras>UperNet in it).")
+
+
+def read_metadata(directory):
+    """``metadata.json`` of a model folder (for a first-format folder: its config.json minus the architecture)."""
+    directory = Path(directory)
+    config = _read_json(directory / CONFIG_FILE)
+    if _is_legacy(config):
+        return {key: value for key, value in config.items() if key != "architecture"}
+    return _read_json(directory / METADATA_FILE)
+
+
+def is_model_folder(path):
+    """Whether ``path`` is a folder holding a ``config.json`` (a model folder, or a broken one to report)."""
+    return Path(path).is_dir() and (Path(path) / CONFIG_FILE).is_file()
+
+
+def load_folder(directory, **overrides):
+    """The model of a folder written by :func:`save_pretrained` (or of the first format), weights loaded.
 
     Args:
         directory: the model folder.
-        **overrides: UperNet arguments to change that keep the weights: ``input_shape``,
-            ``zero_as_positive``, ``name``, ``binarization`` (among variants with the same
-            weights, e.g. ``bidense`` -> ``bidense_deployable``).
+        **overrides: UperNet arguments to change, see :func:`bidense_keras.transfer.with_overrides`:
+            ``num_classes`` / ``max_depth`` give a new head for fine-tuning (everything else keeps
+            its trained weights); ``input_shape``, ``binarization`` (among variants with the same
+            weights), ``zero_as_positive``, ``class_names``, ``palette``, ``name`` keep all weights.
 
     Raises:
-        TypeError: an override that would change the architecture the weights were trained for.
-        ValueError: when the weights file does not fit the architecture in the config.
+        FileNotFoundError: a file of the folder is missing.
+        ValueError: a config that is not a bidense_keras model, or weights that do not fit it.
+        TypeError: an override that changes the architecture the weights were trained for.
     """
-    fixed = sorted(set(overrides) - set(WEIGHT_PRESERVING_OVERRIDES))
-    if fixed:
-        raise TypeError(
-            f"Pretrained weights fix the architecture, so {fixed} cannot be changed (allowed: "
-            f"{list(WEIGHT_PRESERVING_OVERRIDES)}). To fine-tune for another head, build the model with "
-            "pretrained=False and copy the backbone's weights, or train from the preset's architecture."
-        )
-    config = read_config(directory)
-    model = UperNet(task=config["task"], **{**config["architecture"], **overrides})
-    weights = Path(directory) / WEIGHTS_FILE
+    directory = Path(directory)
+    model = UperNet(**model_arguments(directory))
+    weights = directory / WEIGHTS_FILE
     if not weights.is_file():
         raise FileNotFoundError(f"No {WEIGHTS_FILE} in model folder {directory}.")
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            model.load_weights(weights)
+        compat.load_weights_strictly(model, weights)
     except (ValueError, OSError, KeyError) as error:
         raise ValueError(f"{weights} does not fit the architecture in {CONFIG_FILE}: {error}") from error
-    # Keras only warns when parts of the file match no layer; a partial load is an error here.
-    skipped = [str(w.message) for w in caught if "Skipping" in str(w.message)]
-    if skipped:
-        raise ValueError(f"{weights} does not fit the architecture in {CONFIG_FILE}: {skipped[0]}")
-    for warning in caught:
-        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
-    return model
+    return with_overrides(model, **overrides)

@@ -25,7 +25,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     if args.model:
-        model = bk.from_pretrained(args.model)
+        model = bk.load(args.model)
     elif args.small:
         model = bk.segmentation(dims=(16, 32, 64, 128), depths=(1, 1, 1, 1), features=32, num_classes=9)
     else:

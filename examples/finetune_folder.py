@@ -17,7 +17,6 @@ from PIL import Image
 
 import bidense_keras as bk
 from bidense_keras.datasets import synthetic_rooms
-from bidense_keras.presets import PRESETS
 from bidense_keras.train import MeanIoU, SegmentationCrossEntropy
 from bidense_keras.train.schedules import OneCycle
 
@@ -52,8 +51,10 @@ def main(argv=None):
     """Runs the script with command-line arguments ``argv`` (default: sys.argv)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, help="folder with images/ and masks/")
-    parser.add_argument("--model", help="model folder or hf://owner/repo to start from (default: the demo preset)")
-    parser.add_argument("--num-classes", type=int, default=synthetic_rooms.NUM_CLASSES, help="for a new model")
+    parser.add_argument("--model", default="bidense_upernet_demo_rooms_seg",
+                        help="preset, model folder or hf://owner/repo to start from")
+    parser.add_argument("--num-classes", type=int, default=synthetic_rooms.NUM_CLASSES,
+                        help="classes of the folder's masks (another number than the model's gives it a new head)")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--out", type=Path, default=Path("finetuned"))
     parser.add_argument("--small", action="store_true", help="tiny model, data and run")
@@ -63,13 +64,10 @@ def main(argv=None):
     data = args.data or args.out / "data"
     if args.data is None:
         write_synthetic_folder(data, count, size)
-    if args.model:
-        model = bk.from_pretrained(args.model)
-    elif args.small:  # a tiny new model, so the CI run takes seconds
+    if args.small:  # a tiny new model, so the CI run takes seconds
         model = bk.segmentation(dims=(16, 32, 64, 128), depths=(1, 1, 1, 1), features=32, num_classes=args.num_classes)
     else:
-        preset = "bidense_upernet_demo_rooms_seg"
-        model = bk.segmentation(preset, pretrained=PRESETS[preset]["weights"] is not None)
+        model = bk.load(args.model, num_classes=args.num_classes)
     dataset = folder_dataset(data, size, batch)
     epochs = 1 if args.small else args.epochs
     steps = epochs * len(dataset)

@@ -13,10 +13,9 @@ from pathlib import Path
 import numpy as np
 
 import bidense_keras as bk
-from bidense_keras import factory, visualize
+from bidense_keras import visualize
 from bidense_keras.datasets import synthetic_rooms
 from bidense_keras.predict import read_image
-from bidense_keras.weights import read_config
 
 
 def main(argv=None):
@@ -35,9 +34,8 @@ def main(argv=None):
     labels = np.argmax(segmenter.predict(batch, verbose=0)[0], axis=-1)  # (H, W) class ids
     depth = estimator.predict(batch, verbose=0)[0, ..., 0]  # (H, W) metres
 
-    config = read_config(factory.pretrained_folder(factory.DEFAULT_PRESETS["segmentation"]))  # names, palette
     figure = visualize.prediction_figure(image, labels=labels, depth=depth, max_depth=estimator.max_depth,
-                                         class_names=config["class_names"], palette=np.array(config["palette"]))
+                                         class_names=segmenter.class_names, palette=segmenter.palette)
     figure.savefig(args.out)
     print(f"wrote {args.out}")
     if scene is not None:

@@ -1,6 +1,7 @@
 """Shared test fixtures: paths to the authors' reference outputs and a small model config."""
 
 import concurrent.futures
+import json
 import os
 import subprocess
 import sys
@@ -70,3 +71,16 @@ def pytest_collection_modifyitems(session, config, items):
     for name in MATRIX:
         MATRIX_RESULTS[name] = pool.submit(_run_child, name)
     pool.shutdown(wait=False)
+
+
+def write_model_folder(folder, binarization="bidense", weights=b"\x89HDF fake weights", **metadata):
+    """A model folder in the current layout with a placeholder weights file (for publishing tests)."""
+    folder.mkdir(parents=True)
+    arguments = {"task": "segmentation", "dims": [32, 64, 128, 256], "depths": [1, 1, 3, 1], "features": 64,
+                 "num_classes": 9, "binarization": binarization}
+    config = {"module": "bidense_keras.models", "class_name": "UperNet", "registered_name": "bidense_keras>UperNet",
+              "config": arguments}
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "metadata.json").write_text(json.dumps({"format": "bidense_keras/2", "task": "segmentation", **metadata}))
+    (folder / "model.weights.h5").write_bytes(weights)
+    return folder

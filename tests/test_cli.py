@@ -22,13 +22,11 @@ def test_convert_writes_weights_and_config(reference_dir, tmp_path):
 
 
 def test_convert_to_a_model_folder_that_predict_and_export_accept(reference_dir, tmp_path):
-    from bidense_keras.weights import load_pretrained, read_config
-
     folder = tmp_path / "converted"
     assert cli.main(["convert", str(reference_dir / "upernet_bidense_depth_small.state_dict.npz"), str(folder),
                      "--max-depth", "80"]) == 0
-    assert read_config(folder)["architecture"]["max_depth"] == 80.0
-    model = load_pretrained(folder)
+    model = bk.load(folder)
+    assert model.max_depth == 80.0
     reference = from_official_checkpoint(reference_dir / "upernet_bidense_depth_small.state_dict.npz", max_depth=80)
     images = np.random.default_rng(1).uniform(0, 255, (1, 64, 96, 3)).astype(np.float32)
     np.testing.assert_array_equal(model.predict(images, verbose=0), reference.predict(images, verbose=0))
@@ -46,14 +44,71 @@ def test_presets_lists_every_preset(capsys):
     assert len(lines) == 1 + len(bk.list_presets("*tiny*")) == 1 + 8
     assert cli.main(["presets", "*demo_rooms*"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert "fp32_upernet_demo_rooms_seg" in lines[-1] and lines[-1].endswith("yes")
-    columns = {line.rindex(" ") for line in lines} | {lines[0].index("weights") - 1}
-    assert len(columns) == 1  # the weights column is aligned under its header, longest names included
+    assert "fp32_upernet_demo_rooms_seg" in lines[-1] and lines[-1].endswith(" published")
+    assert any(line.endswith("architecture only") for line in lines)  # bidense_deployable depth: no weights
+    start = lines[0].index("weights")  # the weights column is aligned under its header, longest names included
+    assert {line[start - 1:] for line in lines} == {" weights", " published", " architecture only"}
 
 
 def test_unknown_preset_exits_with_message(capsys):
     assert cli.main(["info", "no_such_preset"]) == 2
     assert "Unknown preset 'no_such_preset'" in capsys.readouterr().err
+
+
+def test_a_missing_model_path_is_named_as_a_path(tmp_path, capsys):
+    assert cli.main(["info", str(tmp_path / "nowhere")]) == 2
+    assert f"No model folder at {tmp_path / 'nowhere'}" in capsys.readouterr().err
+
+
+def test_every_option_has_help_and_shows_its_default():
+    import argparse
+
+    def options(parser):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    yield from options(sub)
+            elif not isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
+                yield parser.prog, action
+
+    checked = list(options(cli.build_parser()))
+    assert len(checked) > 40
+    assert [f"{prog} {action.dest}" for prog, action in checked if not action.help] == []
+    help_text = cli.build_parser()._subparsers._group_actions[0].choices["evaluate"].format_help()
+    assert "(default: 8)" in help_text.replace("\n", " ")
+
+
+def test_non_positive_integers_are_usage_errors(capsys):
+    for argv in (["evaluate", "m", "--dataset", "voc", "--data-dir", "d", "--batch-size", "0"],
+                 ["evaluate", "m", "--dataset", "voc", "--data-dir", "d", "--val-samples", "-3"]):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(argv)
+        assert exit_info.value.code == 2 and "must be a positive integer" in capsys.readouterr().err
+
+
+def test_a_failed_download_exits_1_and_a_bad_argument_2(tmp_path, capsys, monkeypatch):
+    from bidense_keras import download
+
+    def unreachable(*args, **kwargs):
+        raise download.WeightsError("bidense_upernet_demo_rooms_seg: could not reach the Hub")
+
+    monkeypatch.setattr(download, "resolve_preset_folder", unreachable)
+    assert cli.main(["download", "bidense_upernet_demo_rooms_seg", str(tmp_path)]) == 1
+    assert "could not reach the Hub" in capsys.readouterr().err
+    assert cli.main(["download", "bidense_deployable_upernet_demo_rooms_depth", str(tmp_path)]) == 2
+    assert "No pretrained weights are published" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_download_copies_a_verified_preset_folder(tmp_path, capsys, monkeypatch):
+    assert cli.main(["download", "bidense_upernet_demo_rooms_depth", str(tmp_path)]) == 0
+    folder = tmp_path / "bidense_upernet_demo_rooms_depth"
+    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "metadata.json", "model.weights.h5"]
+    assert not any(p.is_symlink() for p in folder.iterdir())
+    monkeypatch.setenv("BIDENSE_KERAS_WEIGHTS", str(tmp_path))
+    monkeypatch.setattr("bidense_keras.download.source_checkout_mirror", lambda: None)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert bk.load("bidense_upernet_demo_rooms_depth").max_depth == 10.0
 
 
 @pytest.mark.backends

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bidense_keras import publish
-from bidense_keras.weights import FORMAT
+from bidense_keras import registry
+from tests.conftest import write_model_folder
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "demo_training.py"
 
@@ -18,17 +18,12 @@ def demo_training(tmp_path, monkeypatch):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     monkeypatch.setattr(module, "ROOT", tmp_path / "repo")
-    monkeypatch.setattr(publish, "REGISTRY_PATH", tmp_path / "registry.json")
+    monkeypatch.setattr(registry, "REGISTRY_PATH", tmp_path / "registry.json")
     return module
 
 
 def _model_folder(folder, binarization, weights):
-    folder.mkdir(parents=True)
-    config = {"format": FORMAT, "task": "segmentation", "input_size": [192, 256],
-              "architecture": {"dims": [32, 64, 128, 256], "depths": [1, 1, 3, 1], "features": 64,
-                               "num_classes": 9, "binarization": binarization}}
-    (folder / "config.json").write_text(json.dumps(config))
-    (folder / "model.weights.h5").write_bytes(weights)
+    write_model_folder(folder, binarization, weights, input_size=[192, 256])
 
 
 def test_publish_copies_trained_runs_and_refreshes_reported_ones(demo_training, tmp_path):
@@ -46,9 +41,9 @@ def test_publish_copies_trained_runs_and_refreshes_reported_ones(demo_training, 
     assert (published / "fp32_upernet_demo_rooms_seg" / "model.weights.h5").read_bytes() == b"new fp32 weights"
     kept = published / "bidense_upernet_demo_rooms_seg"
     assert (kept / "model.weights.h5").read_bytes() == b"published bidense weights"
-    config = json.loads((kept / "config.json").read_text())
-    assert config["metrics"] == {"mIoU": 0.35, "pixAcc": 0.82, "train_seconds": 3558.9}
-    assert "binarization `bidense`" in config["description"]
+    metadata = json.loads((kept / "metadata.json").read_text())
+    assert metadata["metrics"] == {"mIoU": 0.35, "pixAcc": 0.82, "train_seconds": 3558.9}
+    assert "binarization `bidense`" in metadata["description"]
     assert "| mIoU | 0.3500 |" in (kept / "README.md").read_text()
     assert registry["bidense_upernet_demo_rooms_seg"]["files"]["README.md"]["size"] == (kept / "README.md").stat().st_size
 

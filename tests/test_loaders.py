@@ -6,7 +6,7 @@ import tensorflow as tf
 from PIL import Image
 
 from bidense_keras.datasets import augment, synthetic_rooms
-from bidense_keras.datasets.loaders import DATASET_INFO, load_dataset
+from bidense_keras.datasets.loaders import NAMES, load_dataset
 
 HEIGHT, WIDTH = 40, 56
 KITTI_HEIGHT, KITTI_WIDTH = 375, 1242
@@ -115,7 +115,7 @@ def make_kitti(root, rng):
 def roots(tmp_path_factory):
     """One tiny copy of each layout, keyed by dataset name, plus the arrays written."""
     rng = np.random.default_rng(0)
-    paths = {name: tmp_path_factory.mktemp(name) for name in DATASET_INFO}
+    paths = {name: tmp_path_factory.mktemp(name) for name in NAMES}
     written = {
         "ade20k": make_ade20k(paths["ade20k"], rng),
         "voc": make_voc(paths["voc"], rng),
@@ -268,6 +268,8 @@ def test_invalid_arguments(roots):
     paths, _ = roots
     with pytest.raises(ValueError, match="unknown dataset"):
         load_dataset("cityscapes", paths["ade20k"], "train")
+    with pytest.raises(ValueError, match="unknown dataset 'synthetic_rooms'"):  # read through its layouts
+        load_dataset("synthetic_rooms", paths["ade20k"], "train")
     with pytest.raises(ValueError, match="unknown split"):
         load_dataset("ade20k", paths["ade20k"], "test")
     with pytest.raises(ValueError, match="image_size"):

@@ -1,10 +1,10 @@
-"""``segmentation(pretrained=True)`` / ``from_pretrained``: verified loading of model folders."""
+"""``load(preset)`` / ``segmentation(pretrained=True)``: verified loading of published model folders."""
 
 import numpy as np
 import pytest
 
 import bidense_keras as bk
-from bidense_keras import download, presets, publish
+from bidense_keras import download, presets, registry
 from bidense_keras.weights import save_pretrained
 from tests.conftest import SMALL
 
@@ -50,9 +50,9 @@ def test_pretrained_preset_with_a_corrupt_file_is_refused(published, monkeypatch
         bk.segmentation(PRESET, pretrained=True)
 
 
-def test_from_pretrained_reads_a_local_folder(published):
+def test_load_reads_a_local_folder(published):
     model, folder, _ = published
-    loaded = bk.from_pretrained(folder)
+    loaded = bk.load(folder)
     assert loaded.get_config()["num_classes"] == 4
     np.testing.assert_array_equal(loaded.get_weights()[0], model.get_weights()[0])
 
@@ -81,7 +81,7 @@ def test_published_preset_downloads_from_a_local_hub_then_works_offline(tmp_path
     monkeypatch.setattr(socket, "getaddrinfo", local_only)
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(download, "DEFAULT_MIRROR", tmp_path / "no-mirror")
+    monkeypatch.setattr(download, "source_checkout_mirror", lambda: None)
     monkeypatch.setenv("HF_ENDPOINT", server.url)
     monkeypatch.delenv("BIDENSE_KERAS_WEIGHTS", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
@@ -96,12 +96,15 @@ def test_published_preset_downloads_from_a_local_hub_then_works_offline(tmp_path
     np.testing.assert_array_equal(cached.predict(images, verbose=0), downloaded.predict(images, verbose=0))
 
 
-@pytest.mark.parametrize("preset", sorted(publish.read_registry()))
+def test_the_registry_lists_the_default_presets():
+    assert set(presets.DEFAULT_PRESETS.values()) <= set(registry.read_registry())
+
+
+@pytest.mark.parametrize("preset", sorted(registry.read_registry()))
 def test_every_published_preset_loads_from_the_mirror(preset):
     """Registry, weights/ mirror and preset table agree: the verified weights load into the preset's model."""
     entry = presets.PRESETS[preset]
-    build = bk.segmentation if entry["task"] == "segmentation" else bk.depth
-    model = build(preset, pretrained=True)
+    model = bk.load(preset, task=entry["task"])
     assert model.get_config()["binarization"] == entry["architecture"]["binarization"]
     outputs = model.predict(np.full((1, 64, 96, 3), 128.0, np.float32), verbose=0)
     assert outputs.shape[:3] == (1, 64, 96) and np.isfinite(outputs).all()

@@ -2,43 +2,64 @@ import json
 from types import SimpleNamespace
 
 import pytest
+import yaml
 
-from bidense_keras import cli, publish
+from bidense_keras import publish, registry
 from bidense_keras.download import sha256_of
-from bidense_keras.weights import FORMAT
+from tests.conftest import write_model_folder
 
 
 @pytest.fixture
 def folder(tmp_path):
-    folder = tmp_path / "bidense_upernet_demo_rooms_seg"
-    folder.mkdir()
-    config = {"format": FORMAT, "task": "segmentation", "dataset": "synthetic_rooms", "input_size": [240, 320],
-              "architecture": {"dims": [32, 64, 128, 256], "depths": [1, 1, 3, 1], "features": 64,
-                               "num_classes": 9, "binarization": "bidense"},
-              "metrics": {"mIoU": 0.5, "pixAcc": 0.75, "train_seconds": 1741.63, "binary_params": 2490592}}
-    (folder / "config.json").write_text(json.dumps(config))
-    (folder / "model.weights.h5").write_bytes(b"\x89HDF fake weights")
-    return folder
+    return write_model_folder(
+        tmp_path / "bidense_upernet_demo_rooms_seg", dataset="synthetic_rooms", input_size=[240, 320],
+        metrics={"mIoU": 0.5, "pixAcc": 0.75, "train_seconds": 1741.63, "binary_params": 2490592},
+    )
 
 
 def test_registry_pins_every_file(folder, tmp_path):
-    registry = tmp_path / "registry.json"
-    entry = publish.update_registry(folder, path=registry)
+    path = tmp_path / "registry.json"
+    entry = publish.update_registry(folder, path=path)
     assert entry["repo_id"] == "bidense-keras/bidense_upernet_demo_rooms_seg" and entry["revision"] == "main"
     assert entry["files"]["model.weights.h5"] == {"sha256": sha256_of(folder / "model.weights.h5"), "size": 17}
-    assert publish.read_registry(registry) == {folder.name: entry}
+    assert registry.read_registry(path) == {folder.name: entry}
     (folder / "model.weights.h5").write_bytes(b"retrained")
-    publish.update_registry(folder, revision="a" * 40, path=registry)
-    refreshed = publish.read_registry(registry)[folder.name]
+    publish.update_registry(folder, revision="a" * 40, path=path)
+    refreshed = registry.read_registry(path)[folder.name]
     assert refreshed["revision"] == "a" * 40 and refreshed["files"]["model.weights.h5"]["size"] == 9
 
 
 def test_model_card_has_metadata_usage_and_metrics(folder):
     card = publish.write_model_card(folder).read_text()
-    assert card.startswith("---\nlibrary_name: keras\npipeline_tag: image-segmentation")
-    assert 'bk.segmentation("bidense_upernet_demo_rooms_seg", pretrained=True)' in card
-    assert "| mIoU | 0.5000 |" in card and "synthetic_rooms" in card and "9 classes" in card
+    header = yaml.safe_load(card.split("---")[1])
+    assert header["library_name"] == "keras" and header["license"] == "apache-2.0"
+    assert header["pipeline_tag"] == "image-segmentation" and header["datasets"] == ["synthetic_rooms"]
+    assert "binary-neural-network" in header["tags"] and "base_model" not in header
+    results = header["model-index"][0]["results"][0]
+    assert {(m["name"], m["value"]) for m in results["metrics"]} == {("mIoU", 0.5), ("pixAcc", 0.75)}
+    assert 'model = bk.load("bidense_upernet_demo_rooms_seg")' in card
+    assert "| mIoU | 0.5000 |" in card and "9 classes" in card
     assert "| train_seconds | 1,741.6 |" in card and "| binary_params | 2,490,592 |" in card
+
+
+def test_a_fine_tune_card_names_its_base_model_and_hub_repository(tmp_path):
+    folder = write_model_folder(tmp_path / "my_rooms_3_classes", dataset="my_rooms",
+                                base_model="bidense-keras/bidense_upernet_demo_rooms_seg")
+    card = publish.write_model_card(folder, repo_id="me/my_rooms_3_classes").read_text()
+    assert yaml.safe_load(card.split("---")[1])["base_model"] == "bidense-keras/bidense_upernet_demo_rooms_seg"
+    assert 'bk.load("hf://me/my_rooms_3_classes")' in card and "fine-tuned from" in card
+
+
+@pytest.mark.parametrize("preset", sorted(registry.read_registry()))
+def test_the_usage_snippet_of_each_published_card_runs(preset):
+    """The code block of every committed card loads that preset (from the repository's weights/ mirror)."""
+    from pathlib import Path
+
+    card = (Path(__file__).resolve().parents[1] / "weights" / preset / "README.md").read_text()
+    snippet = card.split("```python\n")[1].split("```")[0]
+    namespace = {}
+    exec(compile(snippet, f"{preset}/README.md", "exec"), namespace)
+    assert namespace["model"].name and namespace["model"].count_params() > 1_000_000
 
 
 def test_push_uploads_and_pins_the_commit(folder, tmp_path, monkeypatch):
@@ -56,7 +77,7 @@ def test_push_uploads_and_pins_the_commit(folder, tmp_path, monkeypatch):
             return SimpleNamespace(oid="c" * 40)
 
     monkeypatch.setattr("huggingface_hub.HfApi", FakeApi)
-    monkeypatch.setattr(publish, "REGISTRY_PATH", tmp_path / "registry.json")
-    assert cli.main(["push", str(folder), "--repo-id", "me/demo"]) == 0
+    monkeypatch.setattr(registry, "REGISTRY_PATH", tmp_path / "registry.json")
+    assert publish.main(["push", str(folder), "--repo-id", "me/demo"]) == 0
     assert ("upload", "me/demo", str(folder)) in calls
-    assert publish.read_registry(tmp_path / "registry.json")[folder.name]["revision"] == "c" * 40
+    assert registry.read_registry(tmp_path / "registry.json")[folder.name]["revision"] == "c" * 40

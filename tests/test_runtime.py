@@ -207,7 +207,7 @@ def test_cli_exports_then_predicts_with_the_flatbuffer(lce_runtime, tmp_path, ca
     assert "tflite_max_abs_error" in printed and "depth.json" in printed
     images = write_image(tmp_path / "images", "photo.jpg", (48, 80))
     out = tmp_path / "predictions"
-    assert cli.main(["predict", str(images), "--tflite", str(flatbuffer), "--out", str(out), "--threads", "2"]) == 0
+    assert cli.main(["predict", str(images), "--model", str(flatbuffer), "--out", str(out), "--threads", "2"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["photo_depth.png", "photo_panel.png"]
     assert Image.open(out / "photo_depth.png").size == (80, 48)
 
@@ -237,14 +237,14 @@ def test_a_flatbuffer_without_sidecar_is_refused(export, tmp_path, capsys):
                                                 r".*alone.json next to it"):
         TFLiteModel.load(alone)
     images = write_image(tmp_path / "images", "a.png", (8, 8))
-    assert cli.main(["predict", str(images), "--tflite", str(alone), "--out", str(tmp_path / "out")]) == 2
+    assert cli.main(["predict", str(images), "--model", str(alone), "--out", str(tmp_path / "out")]) == 2
     assert "was not written by bidense-keras export" in capsys.readouterr().err
 
 
 def test_an_empty_image_folder_is_refused(export, tmp_path, capsys):
     _, path, _ = export("segmentation", "bidense_deployable", SMALL_MAPS)
     (tmp_path / "empty").mkdir()
-    assert cli.main(["predict", str(tmp_path / "empty"), "--tflite", str(path), "--out", str(tmp_path / "out")]) == 2
+    assert cli.main(["predict", str(tmp_path / "empty"), "--model", str(path), "--out", str(tmp_path / "out")]) == 2
     assert "No images" in capsys.readouterr().err
 
 

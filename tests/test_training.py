@@ -5,7 +5,7 @@ import json
 import pytest
 
 from bidense_keras import cli
-from bidense_keras.weights import read_config
+from bidense_keras.weights import read_metadata
 
 TINY = ["--dims", "16", "32", "64", "128", "--depths", "1", "1", "1", "1", "--features", "32"]
 HELD_OUT = ["--val-samples", "2", "--render-size", "60", "80", "--batch-size", "4"]
@@ -22,7 +22,7 @@ def test_train_then_evaluate(tmp_path, task, metric, capsys):
     assert len(log) == 2 and "loss" in log[0]  # header + one epoch of 8 // 4 = 2 steps
     metrics = json.loads((run / "metrics.json").read_text())
     assert 0.0 <= metrics[metric] and metrics["train_seconds"] > 0
-    assert read_config(run / "model")["dataset"] == "synthetic_rooms"
+    assert read_metadata(run / "model")["dataset"] == "synthetic_rooms"
 
     out = tmp_path / "eval.json"
     status = cli.main(["evaluate", str(run / "model"), "--dataset", "synthetic_rooms", "--data-dir", str(data),
@@ -34,12 +34,13 @@ def test_train_then_evaluate(tmp_path, task, metric, capsys):
 
 
 def test_evaluate_rejects_a_dataset_of_the_other_task(tmp_path):
-    from bidense_keras.train.experiment import dataset_info
+    from bidense_keras.train.experiment import loader_name
 
     with pytest.raises(ValueError, match="nyu is a depth dataset, not segmentation"):
-        dataset_info("nyu", "segmentation")
+        loader_name("nyu", "segmentation")
     with pytest.raises(ValueError, match="Unknown dataset 'coco'"):
-        dataset_info("coco", "segmentation")
+        loader_name("coco", "segmentation")
+    assert loader_name("synthetic_rooms", "depth") == "nyu"  # synthetic depth scenes use the NYU layout
 
 
 def test_native_size_evaluation_of_images_of_different_sizes(tmp_path):
@@ -139,7 +140,30 @@ def test_evaluate_takes_a_preset_name(tmp_path, capsys):
     assert 0.0 < json.loads(out.read_text())["abs_rel"] < 1.0
     assert cli.main(["evaluate", "runs/not_a_model", "--dataset", "synthetic_rooms", "--data-dir",
                      str(tmp_path / "data"), *HELD_OUT]) == 2
-    assert "Unknown preset 'runs/not_a_model'" in capsys.readouterr().err
+    assert "No model folder at runs/not_a_model" in capsys.readouterr().err
+    assert cli.main(["evaluate", "not_a_preset", "--dataset", "synthetic_rooms", "--data-dir",
+                     str(tmp_path / "data"), *HELD_OUT]) == 2
+    assert "Unknown preset 'not_a_preset'" in capsys.readouterr().err
+
+
+def test_train_from_a_preset_with_init(tmp_path):
+    """--init starts from the preset's trained weights (a few small steps move them only a little)."""
+    import numpy as np
+
+    import bidense_keras as bk
+
+    preset = "bidense_upernet_demo_rooms_seg"
+    run = tmp_path / "run"
+    assert cli.main(["train", "--task", "seg", "--dataset", "synthetic_rooms", "--data-dir", str(tmp_path / "data"),
+                     "--output", str(run), "--epochs", "1", "--image-size", "48", "64", "--train-samples", "8",
+                     "--init", preset, *HELD_OUT]) == 0
+    assert read_metadata(run / "model")["base_model"] == preset
+    trained, pretrained = bk.load(run / "model"), bk.load(preset)
+    changes = [np.abs(a.numpy() - b.numpy()).max() for a, b in zip(trained.weights, pretrained.weights)
+               if a.path.endswith("kernel")]
+    assert 0 < max(changes) < 0.02  # trained, from the preset's weights (independent inits differ by ~0.1)
+    assert cli.main(["train", "--task", "seg", "--dataset", "synthetic_rooms", "--data-dir", str(tmp_path / "data"),
+                     "--output", str(run), "--init", preset, "--features", "32"]) == 2
 
 
 def test_a_log_without_epoch_times_is_moved_aside_not_appended_to(tmp_path):

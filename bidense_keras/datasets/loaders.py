@@ -27,23 +27,12 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from bidense_keras.datasets import augment
+from bidense_keras.datasets import augment, catalog
 
 SPLITS = ("train", "val")
 KB_CROP_SIZE = (352, 1216)
 
-DATASET_INFO = {
-    "ade20k": {"task": "segmentation", "num_classes": 150, "ignore_index": 255, "reduce_zero_label": True},
-    "voc": {"task": "segmentation", "num_classes": 21, "ignore_index": 255, "reduce_zero_label": False},
-    "nyu": {
-        "task": "depth", "max_depth": 10.0, "depth_scale": 1000.0, "kb_crop": False,
-        "max_rotation_degrees": 2.5, "brightness_range": (0.75, 1.25),
-    },
-    "kitti": {
-        "task": "depth", "max_depth": 80.0, "depth_scale": 256.0, "kb_crop": True,
-        "max_rotation_degrees": 1.0, "brightness_range": (0.9, 1.1),
-    },
-}
+NAMES = ("ade20k", "voc", "nyu", "kitti")  # the layouts read here; their facts are in the catalog
 
 
 def load_dataset(name, data_dir, split, image_size=None, batch_size=1, training=False, seed=0,
@@ -72,7 +61,7 @@ def load_dataset(name, data_dir, split, image_size=None, batch_size=1, training=
     if training and image_size is None:
         raise ValueError("image_size (h, w) is required for training (random crop size)")
     image_paths, target_paths = list_samples(name, data_dir, split)
-    info = DATASET_INFO[name]
+    info = catalog.dataset(name)
     files = tf.data.Dataset.from_tensor_slices((image_paths, target_paths))
     if training:
         samples = _training_samples(files, info, image_size, seed, shuffle_buffer)
@@ -92,8 +81,8 @@ def list_samples(name, data_dir, split):
     Raises ValueError for an unknown name or split, FileNotFoundError when the layout is missing or
     the split is empty.
     """
-    if name not in DATASET_INFO:
-        raise ValueError(f"unknown dataset {name!r}; expected one of {tuple(DATASET_INFO)}")
+    if name not in NAMES:
+        raise ValueError(f"unknown dataset {name!r}; expected one of {NAMES}")
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
     listers = {"ade20k": _ade20k_files, "voc": _voc_files, "nyu": _nyu_files, "kitti": _kitti_files}

@@ -36,6 +36,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 from PIL import Image
+from tqdm import tqdm
 
 from bidense_keras.files import atomic_path, write_text_atomic
 
@@ -599,11 +600,12 @@ def export(directory, num_samples, layout="ade20k", split=None, seed=0, height=2
         raise ValueError(f"split for {layout!r} must be one of {_SPLITS[layout]}, got {split!r}")
     root = Path(directory)
     jobs = [(root, layout, split, i, sample_seed(seed, i), height, width) for i in range(num_samples)]
+    progress = {"total": num_samples, "desc": f"render {layout} {split}", "unit": "scene", "disable": None}
     if workers > 1:
         with multiprocessing.Pool(workers) as pool:
-            lines = list(pool.imap(_write_sample, jobs, chunksize=8))
+            lines = list(tqdm(pool.imap(_write_sample, jobs, chunksize=8), **progress))
     else:
-        lines = [_write_sample(job) for job in jobs]
+        lines = [_write_sample(job) for job in tqdm(jobs, **progress)]
     if layout == "nyu":
         write_text_atomic(root / f"nyudepthv2_{split}_files_with_gt.txt", "".join(lines))
     return root

@@ -33,11 +33,14 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from bidense_keras.export.agreement import output_agreement
+from bidense_keras.export.runtime import LCERuntimeError, flatbuffer_error, runtime_python
 from bidense_keras.files import write_bytes_atomic, write_text_atomic
 from bidense_keras.layers import BiDenseConv2D
 from bidense_keras.models import UperNet, walk_layers
-from bidense_keras.weights import FORMAT, architecture_of, load_pretrained, save_pretrained
+from bidense_keras.weights import load_folder, save_pretrained
 
+SIDECAR_FORMAT = "bidense_keras.tflite/1"
 DEPLOYABLE = {"bidense": "bidense_deployable", "bidense_deployable": "bidense_deployable"}
 
 
@@ -137,15 +140,14 @@ def to_tflite(model, path, input_size=None, sample_images=None, metadata=None):
             how far the deployable twin is from ``model`` on them (Keras vs Keras) and, when an
             LCE runtime is available (:func:`~bidense_keras.export.runtime.runtime_python`),
             how far the flatbuffer run by LCE's reference kernels is from the twin.
-        metadata: extra sidecar entries, e.g. a model folder's config (``dataset``,
-            ``class_names``, ``palette``).
+        metadata: extra sidecar entries, e.g. a model folder's metadata (``dataset``, ``metrics``).
 
     Returns:
         dict with ``path``, ``sidecar``, ``size_bytes``, ``ops`` (op counts),
         ``bconvs_on_maps_smaller_than_kernel`` (fast LCE kernels are exact when 0) and, with samples,
         ``twin_*`` and ``tflite_*`` errors (:func:`output_agreement` keys), or ``tflite_check``
         saying why the flatbuffer was not run. The sidecar holds ``metadata``, ``format``,
-        ``task``, ``architecture`` (as a model folder's ``config.json``), ``input_size`` and
+        ``task``, ``architecture`` (the model's arguments, class names and palette included), ``input_size`` and
         this report as ``export``.
     """
     if input_size is None:
@@ -165,7 +167,8 @@ def to_tflite(model, path, input_size=None, sample_images=None, metadata=None):
     if sample_images is not None:
         report.update(twin_error(model, twin, sample_images))
         report.update(flatbuffer_check(twin, path, sample_images))
-    config = {**(metadata or {}), "format": FORMAT, "task": model.task, "architecture": architecture_of(model),
+    architecture = {k: v for k, v in model.get_config().items() if k not in ("name", "trainable", "task")}
+    config = {**(metadata or {}), "format": SIDECAR_FORMAT, "task": model.task, "architecture": architecture,
               "input_size": list(input_size), "export": report}
     write_text_atomic(sidecar, json.dumps(config, indent=2, default=list) + "\n")
     return report
@@ -175,8 +178,6 @@ def flatbuffer_check(twin, path, images):
     """The flatbuffer's error against its twin on ``images`` ``(N, H, W, 3)``
     (:func:`~bidense_keras.export.runtime.flatbuffer_error`), or ``{"tflite_check": "not run: ..."}``
     when no LCE runtime is available."""
-    from bidense_keras.export.runtime import LCERuntimeError, flatbuffer_error, runtime_python
-
     try:
         runtime_python()
     except LCERuntimeError as missing:
@@ -188,23 +189,6 @@ def twin_error(model, twin, images):
     """How far the deployable twin's outputs are from the model's on ``images`` (N, H, W, 3)."""
     reference = model.predict(images, verbose=0)
     return output_agreement(reference, twin.predict(images, verbose=0), model.task, prefix="twin_")
-
-
-def output_agreement(reference, other, task, prefix=""):
-    """How far ``other`` is from ``reference``, both ``(N, H, W, C)`` outputs of a ``task`` model.
-
-    Returns:
-        dict with ``max_abs_error``, ``mean_abs_error`` and (segmentation) ``argmax_agreement``
-        (fraction of pixels with the same class) or (depth) ``abs_rel`` (mean |d - d_ref| / d_ref),
-        each key preceded by ``prefix``.
-    """
-    difference = np.abs(reference - other)
-    errors = {"max_abs_error": float(difference.max()), "mean_abs_error": float(difference.mean())}
-    if task == "segmentation":
-        errors["argmax_agreement"] = float(np.mean(np.argmax(reference, -1) == np.argmax(other, -1)))
-    else:
-        errors["abs_rel"] = float(np.mean(difference / np.maximum(reference, 1e-6)))
-    return {prefix + key: value for key, value in errors.items()}
 
 
 def _to_tflite_in_tensorflow(model, path, input_size, sample_images, metadata):
@@ -237,7 +221,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     samples = None if args.samples is None else np.load(args.samples)
     metadata = None if args.metadata is None else json.loads(Path(args.metadata).read_text())
-    to_tflite(load_pretrained(args.folder), args.output, tuple(args.size), samples, metadata)
+    to_tflite(load_folder(args.folder), args.output, tuple(args.size), samples, metadata)
     return 0
 
 

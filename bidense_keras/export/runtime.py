@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from bidense_keras.export import lce_worker
-from bidense_keras.export.lce import output_agreement
+from bidense_keras.export.agreement import output_agreement
 
 LCE_PYTHON_ENV = "BIDENSE_KERAS_LCE_PYTHON"
 DEFAULT_RUNTIME = "~/.cache/bidense-keras/lce-runtime"

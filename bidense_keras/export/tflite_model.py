@@ -17,6 +17,7 @@ class TFLiteModel:
     Attributes:
         task: ``"segmentation"`` or ``"depth"``.
         num_classes, max_depth: as the exported model's (the other one is None).
+        class_names, palette: the segmentation model's class names and colours, if known.
         input_size: ``(height, width)`` the flatbuffer takes.
         config: the sidecar ``OUT.json`` (model config, ``class_names``/``palette`` if known,
             ``input_size``, ``export`` report).
@@ -29,6 +30,9 @@ class TFLiteModel:
         self.task = config["task"]
         self.num_classes = config["architecture"].get("num_classes")
         self.max_depth = config["architecture"].get("max_depth")
+        # Sidecars before the model config held class names kept them beside it.
+        self.class_names = config["architecture"].get("class_names") or config.get("class_names")
+        self.palette = config["architecture"].get("palette") or config.get("palette")
         self.input_size = tuple(config["input_size"])
         self.num_threads = num_threads
         self.kernel = self.fastest_exact_kernel(config) if kernel == "auto" else kernel

@@ -5,52 +5,48 @@ the same pieces (``load_dataset``, ``segmentation``/``depth``, ``recipe.fit``) w
 """
 
 import json
-import os
 import warnings
 from pathlib import Path
 
 import keras
 
-from bidense_keras import factory, visualize
-from bidense_keras.datasets import loaders, synthetic_rooms
+from bidense_keras.datasets import catalog, loaders, synthetic_rooms
 from bidense_keras.files import write_text_atomic
+from bidense_keras.loader import load
+from bidense_keras.presets import PAPER_BASE_PRESETS
 from bidense_keras.train import devices as train_devices
 from bidense_keras.train import recipe
-from bidense_keras.weights import load_pretrained, save_pretrained
-
-DATASETS = ("synthetic_rooms", *loaders.DATASET_INFO)
+from bidense_keras.weights import load_folder, save_pretrained
 
 
-def dataset_info(dataset, task):
-    """Task metadata of a dataset: ``loader``, ``num_classes``/``max_depth``, class names, palette, eval crop."""
-    if dataset not in DATASETS:
-        raise ValueError(f"Unknown dataset {dataset!r}; choose one of {DATASETS}.")
-    if dataset == "synthetic_rooms":
-        layout = synthetic_rooms.TASK_LAYOUTS[task][0]
-        info = {"loader": layout, "task": task, "crop": None}
-        if task == "segmentation":
-            return {**info, "num_classes": synthetic_rooms.NUM_CLASSES,
-                    "class_names": list(synthetic_rooms.CLASS_NAMES),
-                    "palette": synthetic_rooms.PALETTE.tolist()}
-        return {**info, "max_depth": synthetic_rooms.MAX_DEPTH}
-    info = dict(loaders.DATASET_INFO[dataset])
-    if info["task"] != task:
+def loader_name(dataset, task):
+    """The on-disk layout ``loaders.load_dataset`` reads for ``dataset`` (synthetic rooms use a real one's)."""
+    info = catalog.dataset(dataset)
+    if dataset != "synthetic_rooms" and info["task"] != task:
         raise ValueError(f"{dataset} is a {info['task']} dataset, not {task}.")
-    info = {"loader": dataset, "task": task, "crop": recipe.EVAL_CROPS.get(dataset), **info}
-    if task == "segmentation":
-        info["palette"] = visualize.default_palette(info["num_classes"]).tolist()
-    return info
+    return info["layout"][task] if isinstance(info["layout"], dict) else info["layout"]
 
 
-def build_model(task, info, preset=None, **architecture):
-    """A fresh model for ``task`` whose head matches the dataset (classes or depth range)."""
-    head = {"num_classes": info["num_classes"]} if task == "segmentation" else {"max_depth": info["max_depth"]}
-    build = factory.segmentation if task == "segmentation" else factory.depth
-    return build(preset, **head, **architecture)
+def build_model(task, dataset, preset=None, init=None, **architecture):
+    """The model to train for ``task`` on ``dataset``, its head fitting the dataset's classes or depth range.
+
+    Args:
+        preset: architecture to build untrained (default: the paper's ConvNeXt-T model).
+        init: trained weights to start from instead (any :func:`bidense_keras.load` source); a head
+            for other classes is re-initialised, every other weight kept.
+        **architecture: UperNet arguments changing ``preset`` (not with ``init``).
+    """
+    head = catalog.head_arguments(dataset, task)
+    if init is None:
+        return load(preset or PAPER_BASE_PRESETS[task], pretrained=False, task=task, **head, **architecture)
+    if preset is not None or architecture:
+        raise ValueError(f"--init starts from trained weights; it takes no preset or architecture "
+                         f"({sorted(architecture) or preset}).")
+    return load(init, task=task, **head)
 
 
 def train(task, dataset, data_dir, output_dir, epochs, batch_size, lr, image_size, preset=None, seed=0,
-          synthetic=None, verbose=1, devices=None, accumulate=1, precision=None, **architecture):
+          synthetic=None, verbose=1, devices=None, accumulate=1, precision=None, init=None, **architecture):
     """Trains a model with the paper's recipe, saves it as a model folder and evaluates it.
 
     Args:
@@ -61,6 +57,8 @@ def train(task, dataset, data_dir, output_dir, epochs, batch_size, lr, image_siz
             ``log.csv`` and ``metrics.json``.
         epochs, batch_size, lr, image_size: the recipe (image_size = training crop (h, w)).
         preset, **architecture: the model, as for :func:`bidense_keras.segmentation`.
+        init: start from these trained weights instead (a preset, folder, ``hf://`` or ``.keras``);
+            recorded as the saved model's ``base_model``.
         seed: seeds weights, shuffling and augmentation.
         synthetic: for synthetic_rooms, dict of ``train_samples``, ``val_samples``,
             ``height``, ``width`` (defaults 2000, 200, 240, 320).
@@ -74,24 +72,24 @@ def train(task, dataset, data_dir, output_dir, epochs, batch_size, lr, image_siz
     """
     train_devices.check_data_parallel(devices, batch_size)  # before any data is generated
     keras.utils.set_random_seed(seed)
-    info = dataset_info(dataset, task)
+    layout = loader_name(dataset, task)
     synthetic = {"train_samples": 2000, "val_samples": 200, "height": 240, "width": 320, **(synthetic or {})}
     if dataset == "synthetic_rooms":
         synthetic_rooms.prepare_splits(data_dir, task, seed=seed, **synthetic)
     output_dir = Path(output_dir)
-    metadata = {k: info[k] for k in ("class_names", "palette") if k in info}
+    metadata = {"dataset": dataset, "input_size": list(image_size), **({"base_model": str(init)} if init else {})}
     with train_devices.dtype_policy(precision):
         with train_devices.data_parallel(devices, batch_size):
-            model = build_model(task, info, preset, **architecture)  # first: seeded weights as before
-            train_data = loaders.load_dataset(info["loader"], data_dir, "train", image_size, batch_size,
+            model = build_model(task, dataset, preset, init, **architecture)  # first: seeded weights as before
+            train_data = loaders.load_dataset(layout, data_dir, "train", image_size, batch_size,
                                               training=True, seed=seed)
-            steps = len(loaders.list_samples(info["loader"], data_dir, "train")[0]) // batch_size
+            steps = len(loaders.list_samples(layout, data_dir, "train")[0]) // batch_size
             if steps < 1:
                 raise ValueError(f"Fewer training samples than one batch of {batch_size} in {data_dir}.")
             recipe.fit(model, train_data, epochs, output_dir, lr, steps, verbose=verbose, accumulate=accumulate)
-            save_pretrained(model, output_dir / "model", dataset=dataset, input_size=list(image_size), **metadata)
+            save_pretrained(model, output_dir / "model", **metadata)
         # The saved folder on one device: what users load, and no held-out batch must split over devices.
-        metrics = evaluate(load_pretrained(output_dir / "model"), dataset, data_dir, batch_size=batch_size)
+        metrics = evaluate(load_folder(output_dir / "model"), dataset, data_dir, batch_size=batch_size)
     try:
         metrics["train_seconds"] = recipe.training_seconds(output_dir, epochs)
     except ValueError as error:  # the timing is a report, not a reason to lose the trained model's metrics
@@ -104,28 +102,19 @@ def train(task, dataset, data_dir, output_dir, epochs, batch_size, lr, image_siz
 def evaluate(model, dataset, data_dir, batch_size=1, image_size=None, synthetic=None):
     """Held-out metrics of ``model`` on ``dataset``'s validation split.
 
-    ``model`` is a Keras model, a model folder path, or the path of an ``OUT.tflite`` written by
-    ``bidense-keras export`` (run by the LCE interpreter with its fastest exact kernel).
+    ``model`` is a model or anything :func:`bidense_keras.load` takes (an ``OUT.tflite`` written by
+    ``bidense-keras export`` runs in the LCE interpreter with its fastest exact kernel).
     For synthetic_rooms, ``synthetic`` (``val_samples``, ``height``, ``width``, ``seed``)
     describes the held-out split, generated in ``data_dir`` when missing.
     """
-    if isinstance(model, (str, os.PathLike)):
-        model = _load_for_evaluation(model)
-    info = dataset_info(dataset, model.task)
+    if not hasattr(model, "predict_on_batch"):
+        model = load(model)
+    layout = loader_name(dataset, model.task)
     if dataset == "synthetic_rooms" and synthetic is not None:
         options = {"val_samples": 200, "height": 240, "width": 320, "seed": 0, **synthetic}
         synthetic_rooms.prepare_split(data_dir, model.task, "val", options["val_samples"], options["seed"],
                                       options["height"], options["width"], overwrite=False)
     if image_size is None and dataset != "synthetic_rooms":
         batch_size = 1  # real images differ in size; native-size evaluation goes one by one
-    data = loaders.load_dataset(info["loader"], data_dir, "val", image_size, batch_size)
-    return recipe.evaluate(model, data, crop=info["crop"])
-
-
-def _load_for_evaluation(path):
-    """A model folder as a Keras model, or an exported ``OUT.tflite`` as a :class:`TFLiteModel`."""
-    if Path(path).suffix == ".tflite":
-        from bidense_keras.export.tflite_model import TFLiteModel
-
-        return TFLiteModel.load(path)
-    return load_pretrained(path)
+    data = loaders.load_dataset(layout, data_dir, "val", image_size, batch_size)
+    return recipe.evaluate(model, data, crop=catalog.dataset(dataset).get("eval_crop"))

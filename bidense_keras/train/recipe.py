@@ -10,6 +10,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+from tqdm import tqdm
 
 from bidense_keras.train.losses import SegmentationCrossEntropy, SILogLoss
 from bidense_keras.train.metrics import (
@@ -20,8 +21,6 @@ from bidense_keras.train.metrics import (
     PixelAccuracy,
 )
 from bidense_keras.train.schedules import OneCycle
-
-EVAL_CROPS = {"nyu": "eigen", "kitti": "garg"}
 
 
 def compile_for_training(model, total_steps, lr, weight_decay=1e-2, accumulate=1, jit_compile="auto"):
@@ -147,12 +146,14 @@ def evaluate(model, dataset, crop=None, min_depth=1e-3):
 
     Segmentation: ``pixAcc``, ``mIoU`` and per-class ``IoU`` from a streaming confusion
     matrix. Depth: the per-image averaged errors (δ1..δ3, AbsRel, SqRel, RMSE, log RMSE,
-    log10, SILog) over ``[min_depth, model.max_depth]`` with the optional ``crop``.
+    log10, SILog) over ``[min_depth, model.max_depth]`` with the optional ``crop``
+    (a dataset's ``eval_crop`` in :mod:`bidense_keras.datasets.catalog`: ``"eigen"`` or ``"garg"``).
 
     Returns:
         dict of metrics (plain Python numbers and lists).
     """
-    batches = dataset.as_numpy_iterator()  # numpy feeds every backend's predict (JAX takes no tf.Tensor)
+    # numpy feeds every backend's predict (JAX takes no tf.Tensor); the bar shows in terminals only
+    batches = tqdm(dataset.as_numpy_iterator(), desc="evaluate", unit="batch", disable=None)
     if model.task == "segmentation":
         accumulator = ConfusionMatrix(model.num_classes)
         for images, labels in batches:
