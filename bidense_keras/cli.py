@@ -2,8 +2,7 @@
 
 Every command that takes a model takes what :func:`bidense_keras.load` takes: a preset name, a
 model folder, ``hf://owner/repo[@revision]``, a ``.keras`` file or (predict, evaluate) an
-exported ``.tflite``. Exit codes: 0 done, 1 the run failed (download, runtime, conversion),
-2 a bad argument (unknown preset, missing file, invalid value).
+exported ``.tflite``. Exit codes: see :mod:`bidense_keras.exits`.
 """
 
 import argparse
@@ -12,9 +11,8 @@ import sys
 from pathlib import Path
 
 from bidense_keras import __version__
-from bidense_keras.convert.checkpoint_io import CheckpointError
-from bidense_keras.download import WeightsError
-from bidense_keras.export.runtime import KERNELS, LCE_PYTHON_ENV, LCERuntimeError
+from bidense_keras.exits import run_command
+from bidense_keras.export.runtime import KERNELS, LCE_PYTHON_ENV
 from bidense_keras.files import atomic_path, write_text_atomic
 from bidense_keras.train.devices import PRECISIONS
 
@@ -302,18 +300,7 @@ def build_parser():
 def main(argv=None):
     """Entry point of the ``bidense-keras`` command; returns the exit code."""
     args = build_parser().parse_args(argv)
-    try:  # a message, no traceback: 1 when the run failed, 2 when an argument was wrong
-        args.run(args)
-    except FileNotFoundError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except (WeightsError, LCERuntimeError, CheckpointError, RuntimeError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except (ValueError, TypeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return run_command(args.run, args)
 
 
 if __name__ == "__main__":

@@ -202,15 +202,20 @@ def resolve_preset_folder(preset, weights, path=None, mirror=None, cache_dir=Non
         if folder is None:
             raise WeightsError(f"{preset}: {path} does not hold the model files {list(MODEL_FILES)}.")
         return folder
-    roots = [os.environ.get(WEIGHTS_ENV), mirror or source_checkout_mirror()]
-    for root in filter(None, roots):
+    environment, mirror = os.environ.get(WEIGHTS_ENV), mirror or source_checkout_mirror()
+    for root in filter(None, (environment, mirror)):
         folder = _local_folder(Path(root) / preset, weights, preset)
         if folder is not None:
             return folder
-    files = [
-        download_file(weights["repo_id"], name, weights["revision"], expected, cache_dir, label=preset)
-        for name, expected in weights["files"].items()
-    ]
+    try:
+        files = [
+            download_file(weights["repo_id"], name, weights["revision"], expected, cache_dir, label=preset)
+            for name, expected in weights["files"].items()
+        ]
+    except WeightsError as error:
+        searched = (f"${WEIGHTS_ENV}/{preset} " + ("(not there)" if environment else "(unset)") + ", "
+                    + (f"mirror {mirror}/{preset} (not there)" if mirror else "no repository mirror (installed package)"))
+        raise WeightsError(f"{error} Searched before the Hub: {searched}.") from error
     return files[0].parent
 
 

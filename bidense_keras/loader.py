@@ -46,8 +46,8 @@ def _architecture(preset, overrides):
     unknown = sorted(set(overrides) - set(ARGUMENTS) - {"name"})
     if unknown:
         raise TypeError(f"Unknown argument(s) {unknown}; model arguments are {['backbone', *ARGUMENTS]}.")
-    if "num_classes" in overrides and "class_names" not in overrides:  # the preset's names no longer fit
-        architecture.update(class_names=None, palette=None)
+    if overrides.get("num_classes", architecture.get("num_classes")) != architecture.get("num_classes"):
+        architecture.update(class_names=None, palette=None)  # the preset's names and colours no longer fit
     return {**architecture, **overrides}
 
 

@@ -16,6 +16,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from bidense_keras import registry
 from bidense_keras.download import sha256_of
+from bidense_keras.exits import run_command
 from bidense_keras.files import write_text_atomic
 from bidense_keras.presets import PRESETS
 from bidense_keras.weights import model_arguments, read_metadata
@@ -166,21 +167,19 @@ def build_parser():
     return parser
 
 
+def _run(args):
+    if args.command == "card":
+        print(f"wrote {write_model_card(args.folder, args.repo_id)}")
+    elif args.command == "registry":
+        entry = update_registry(args.folder, revision=args.revision)
+        print(f"recorded {len(entry['files'])} files of {Path(args.folder).name} in {registry.REGISTRY_PATH}")
+    else:
+        print(f"pushed {args.folder} as commit {push(args.folder, args.repo_id)}; registry updated")
+
+
 def main(argv=None):
-    """Entry point of ``python -m bidense_keras.publish``."""
-    args = build_parser().parse_args(argv)
-    try:
-        if args.command == "card":
-            print(f"wrote {write_model_card(args.folder, args.repo_id)}")
-        elif args.command == "registry":
-            entry = update_registry(args.folder, revision=args.revision)
-            print(f"recorded {len(entry['files'])} files of {Path(args.folder).name} in {registry.REGISTRY_PATH}")
-        else:
-            print(f"pushed {args.folder} as commit {push(args.folder, args.repo_id)}; registry updated")
-    except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    """Entry point of ``python -m bidense_keras.publish``; returns the exit code (:mod:`bidense_keras.exits`)."""
+    return run_command(_run, build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ if TEST_DEVICES > 1:
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_DIR = REPO_ROOT.parent / "shared" / "fixtures" / "reference"
+WEIGHTS_DIR = REPO_ROOT / "weights"  # the committed model folders of the published presets
 SMALL = {"dims": (32, 64, 128, 256), "depths": (1, 1, 2, 1), "features": 64}
 
 

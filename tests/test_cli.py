@@ -140,3 +140,18 @@ def test_predict_writes_maps_and_panels_for_a_folder(tmp_path, capsys):
 def test_predict_names_a_missing_input(tmp_path, capsys):
     assert cli.main(["predict", str(tmp_path / "nope.jpg"), "--model", str(tmp_path), "--out", str(tmp_path)]) == 2
     assert "No image or folder at" in capsys.readouterr().err
+
+
+def test_exit_codes_say_whose_fault_it_was(capsys):
+    from bidense_keras import exits
+    from bidense_keras.download import WeightsError
+
+    assert exits.exit_code(WeightsError("corrupt")) == 1 and exits.exit_code(RuntimeError("export failed")) == 1
+    assert exits.exit_code(FileNotFoundError("no file")) == 2 and exits.exit_code(ValueError("bad")) == 2
+    assert exits.exit_code(KeyError("a bug")) is None
+
+    def buggy(args):
+        raise KeyError("a bug")
+
+    with pytest.raises(KeyError):  # a bug keeps its traceback
+        exits.run_command(buggy, None)

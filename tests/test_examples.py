@@ -37,3 +37,10 @@ def test_quickstart(tmp_path, capsys):
     assert labels.shape == depth.shape == (240, 320)
     assert (tmp_path / "q.png").stat().st_size > 10_000
     assert "pixel accuracy" in capsys.readouterr().out
+
+
+def test_finetune_new_classes_beats_training_from_scratch():
+    """The demo preset fine-tuned to 3 merged classes beats the same model from scratch after the same 20 steps
+    (measured: 0.382 against 0.226 held-out mIoU with seed 0; the margin asked here is a third of that gap)."""
+    results = load("finetune_new_classes").main([])
+    assert results["fine_tuned"] > results["from_scratch"] + 0.05

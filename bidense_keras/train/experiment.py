@@ -53,7 +53,7 @@ def train(task, dataset, data_dir, output_dir, epochs, batch_size, lr, image_siz
         task: ``"segmentation"`` or ``"depth"``.
         dataset: ``"synthetic_rooms"`` or a real dataset name (``ade20k``, ``voc``, ``nyu``, ``kitti``).
         data_dir: the dataset root (synthetic scenes are generated there when missing).
-        output_dir: receives ``model/`` (config.json + model.weights.h5), the training backup,
+        output_dir: receives ``model/`` (a model folder, see :mod:`bidense_keras.weights`), the training backup,
             ``log.csv`` and ``metrics.json``.
         epochs, batch_size, lr, image_size: the recipe (image_size = training crop (h, w)).
         preset, **architecture: the model, as for :func:`bidense_keras.segmentation`.

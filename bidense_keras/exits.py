@@ -1,0 +1,37 @@
+"""Exit codes of the command lines: a message instead of a traceback, and a code that says whose fault it was.
+
+0: done. 1: the run failed (a download, a corrupt file, the LCE runtime, a conversion).
+2: a bad argument (an unknown preset, a path that does not exist, an invalid value); argparse
+uses 2 for its own usage errors too.
+"""
+
+import sys
+
+from bidense_keras.convert.checkpoint_io import CheckpointError
+from bidense_keras.download import WeightsError
+from bidense_keras.export.runtime import LCERuntimeError
+
+RUN_FAILED = (WeightsError, LCERuntimeError, CheckpointError, RuntimeError, OSError)
+BAD_ARGUMENT = (FileNotFoundError, ValueError, TypeError)
+
+
+def exit_code(error):
+    """1 or 2 for an error a command line answers with a message; None for one that is a bug (it propagates)."""
+    if isinstance(error, FileNotFoundError):  # an OSError, but a path the caller named
+        return 2
+    if isinstance(error, RUN_FAILED):
+        return 1
+    return 2 if isinstance(error, BAD_ARGUMENT) else None
+
+
+def run_command(command, args):
+    """Calls ``command(args)``; returns 0, or prints ``error: ...`` to stderr and returns :func:`exit_code`."""
+    try:
+        command(args)
+    except Exception as error:
+        code = exit_code(error)
+        if code is None:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return code
+    return 0
