@@ -200,7 +200,8 @@ def resolve_preset_folder(preset, weights, path=None, mirror=None, cache_dir=Non
     if path is not None:
         folder = _local_folder(Path(path), weights, preset)
         if folder is None:
-            raise WeightsError(f"{preset}: {path} does not hold the model files {list(MODEL_FILES)}.")
+            required = [name for name in MODEL_FILES if name in weights["files"]]
+            raise WeightsError(f"{preset}: {path} does not hold the model files {', '.join(required)}.")
         return folder
     environment, mirror = os.environ.get(WEIGHTS_ENV), mirror or source_checkout_mirror()
     for root in filter(None, (environment, mirror)):

@@ -225,16 +225,14 @@ def test_resolution_order_and_local_verification(hub, cache, mirror, tmp_path, m
     (explicit / "README.md").write_bytes(b"# edited preset readme\n")
     with pytest.raises(WeightsError, match=rf"{PRESET}: README\.md has 23 bytes, expected 14"):
         resolve_preset_folder(PRESET, WEIGHTS, path=explicit, mirror=mirror, cache_dir=cache)
-    with pytest.raises(WeightsError, match="does not hold config.json and model.weights.h5"):
+    with pytest.raises(WeightsError, match="does not hold the model files config.json, model.weights.h5"):
         resolve_preset_folder(PRESET, WEIGHTS, path=tmp_path / "none", mirror=mirror, cache_dir=cache)
 
 
-def test_resolve_uri_local_folder_and_hub(hub, cache, tmp_path):
-    local = write_folder(tmp_path / "finetune", FINETUNE_FILES)
-    assert resolve_uri(local) == local
-    with pytest.raises(FileNotFoundError, match="hf://owner/repo"):
-        resolve_uri(tmp_path / "missing")
-
+def test_resolve_uri_fetches_a_hub_repository(hub, cache, tmp_path):
+    """config.json and model.weights.h5 are required; metadata.json is fetched when the repository has one."""
+    with pytest.raises(ValueError, match="not a Hub address"):
+        resolve_uri("hf://owner/repo/extra")
     folder = resolve_uri(f"hf://{FINETUNE_REPO}@{FINETUNE_COMMIT}", cache_dir=cache)
     assert folder.name == FINETUNE_COMMIT
     for name, data in FINETUNE_FILES.items():
