@@ -3,7 +3,14 @@
 Checked with Keras 3.10-3.15; when a Keras release changes one of them, only this module changes.
 """
 
+import json
+import os
+import shutil
 import warnings
+
+import keras
+
+from bidense_keras.files import atomic_path, write_text_atomic
 
 
 def load_weights_strictly(model, path):
@@ -30,3 +37,29 @@ def call_output_shapes(layer):
     has three); ``_inbound_nodes`` holds one node per call.
     """
     return [tuple(node.outputs[0].shape) for node in layer._inbound_nodes]
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """``keras.callbacks.BackupAndRestore`` with ``double_checkpoint=True`` whose files are replaced, not rewritten.
+
+    Keras writes ``latest.weights.h5`` and its metadata in place, so a kill during a save leaves a
+    truncated file (a truncated metadata JSON even stops the resume). Here each file is written
+    under a temporary name and renamed; the previous pair is kept as ``*.bkp`` first, which Keras
+    falls back to when the latest weights cannot be read. Overrides Keras' private ``_save_model``
+    (same attributes as Keras 3.10-3.15).
+    """
+
+    def __init__(self, backup_dir, **kwargs):
+        super().__init__(backup_dir, double_checkpoint=True, **kwargs)
+
+    def _save_model(self):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        for latest, previous in ((self._weights_path, self._prev_weights_path),
+                                 (self._training_metadata_path, self._prev_training_metadata_path)):
+            if os.path.exists(latest):
+                with atomic_path(previous) as partial:
+                    shutil.copyfile(latest, partial)
+        with atomic_path(self._weights_path) as partial:
+            self.model.save_weights(partial)
+        write_text_atomic(self._training_metadata_path,
+                          json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen}))

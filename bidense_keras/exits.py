@@ -17,7 +17,7 @@ BAD_ARGUMENT = (FileNotFoundError, ValueError, TypeError)
 
 def exit_code(error):
     """1 or 2 for an error a command line answers with a message; None for one that is a bug (it propagates)."""
-    if isinstance(error, FileNotFoundError):  # an OSError, but a path the caller named
+    if isinstance(error, (FileNotFoundError, FileExistsError)):  # OSErrors, but about a path the caller named
         return 2
     if isinstance(error, RUN_FAILED):
         return 1

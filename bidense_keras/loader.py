@@ -111,6 +111,8 @@ def load(source, *, pretrained=True, task=None, weights_path=None, **overrides):
         bidense_keras.download.WeightsError: weights that are missing, corrupt or undownloadable.
     """
     text = str(source)
+    if task is not None and text in PRESETS and PRESETS[text]["task"] != task:  # before building anything
+        raise ValueError(f"{text} is a {PRESETS[text]['task']} model, not {task}.")
     if text.startswith("hf://"):
         model = load_folder(download.resolve_uri(text), **overrides)
     elif text.endswith(".tflite"):

@@ -8,6 +8,7 @@ import numpy as np
 from bidense_keras.backbones import ConvNeXtBackbone
 from bidense_keras.decoders import upernet_decoder
 from bidense_keras.heads import depth_head, segmentation_head
+from bidense_keras.inputs import check_image_batch, check_image_values
 from bidense_keras.layers import BiDenseConv2D
 from bidense_keras.variants import conv_options
 
@@ -27,22 +28,6 @@ def walk_layers(layer):
         ordered.append(current)
         stack.extend(getattr(current, "layers", []))
     return ordered
-
-
-def check_image_batch(images):
-    """Raises a ValueError unless ``images`` is ``(batch, height, width, 3)``."""
-    shape = tuple(getattr(images, "shape", ()))
-    if len(shape) != 4:
-        hint = " Add a batch axis, e.g. images[None]." if len(shape) == 3 else ""
-        raise ValueError(
-            f"Expected a batch of RGB images of shape (batch, height, width, 3); got an input "
-            f"of rank {len(shape)} with shape {shape}.{hint}"
-        )
-    if shape[-1] not in (None, 3):
-        raise ValueError(
-            f"Expected 3 colour channels (RGB, channels last); got {shape[-1]} channels in an "
-            f"input of shape {shape}."
-        )
 
 
 def _check_head(task, num_classes, max_depth, class_names, palette):
@@ -151,9 +136,27 @@ class UperNet(keras.Model):
 
         return load(preset, **kwargs)
 
+    @property
+    def min_input_size(self):
+        """The smallest height and width the model takes: the stride of its deepest stage (32 for ConvNeXt)."""
+        return 4 * 2 ** (len(self.dims) - 1)
+
     def __call__(self, inputs, *args, **kwargs):
-        check_image_batch(inputs)
+        check_image_batch(inputs, self.min_input_size)
         return super().__call__(inputs, *args, **kwargs)
+
+    def predict(self, x, *args, check_inputs=True, **kwargs):
+        """``keras.Model.predict``; an array ``x`` is checked first (:func:`bidense_keras.inputs.check_image_values`:
+        shape, empty batch, minimum size, NaN/inf, [0, 1] range); ``check_inputs=False`` skips it for speed."""
+        if check_inputs and hasattr(x, "shape"):
+            check_image_values(x, self.min_input_size)
+        return super().predict(x, *args, **kwargs)
+
+    def predict_on_batch(self, x, check_inputs=True):
+        """``keras.Model.predict_on_batch`` with the checks of :meth:`predict`."""
+        if check_inputs:
+            check_image_values(x, self.min_input_size)
+        return super().predict_on_batch(x)
 
     def get_config(self):
         return {

@@ -3,16 +3,22 @@
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from bidense_keras import visualize
+from bidense_keras.files import atomic_path
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 def image_paths(inputs):
-    """Image files named by ``inputs`` (files and/or folders, folders listed sorted)."""
+    """Image files named by ``inputs`` (files and/or folders, folders listed sorted), each checked to open.
+
+    Raises:
+        FileNotFoundError: a path that does not exist, or no images at all.
+        ValueError: a named file or an image in a folder that is not a readable image.
+    """
     paths = []
     for entry in map(Path, inputs):
         if entry.is_dir():
@@ -23,13 +29,30 @@ def image_paths(inputs):
             raise FileNotFoundError(f"No image or folder at {entry}.")
     if not paths:
         raise FileNotFoundError(f"No images ({', '.join(IMAGE_SUFFIXES)}) in {list(map(str, inputs))}.")
+    for path in paths:  # every input opens before anything is written
+        _check_readable(path)
     return paths
+
+
+def _check_readable(path):
+    """Raises a ValueError naming ``path`` unless Pillow can decode it."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise ValueError(f"{path} is not a readable image ({error}); nothing was written.") from error
 
 
 def read_image(path):
     """``(H, W, 3)`` uint8 RGB of an image file (grey and RGBA are converted)."""
     with Image.open(path) as image:
         return np.asarray(image.convert("RGB"))
+
+
+def _save_png(pixels, path):
+    """Writes ``(H, W, 3)`` uint8 ``pixels`` to ``path`` through a temporary file."""
+    with atomic_path(path) as partial:
+        Image.fromarray(pixels).save(partial, format="PNG")
 
 
 def predict_files(model, inputs, out_dir, class_names=None, palette=None):
@@ -49,22 +72,24 @@ def predict_files(model, inputs, out_dir, class_names=None, palette=None):
     """
     class_names = class_names or getattr(model, "class_names", None)
     palette = palette if palette is not None else getattr(model, "palette", None)
+    paths = image_paths(inputs)  # every input opens before the output folder is made
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for path in tqdm(image_paths(inputs), desc="predict", unit="image"):
+    for path in tqdm(paths, desc="predict", unit="image"):
         image = read_image(path)
         output = model.predict(image[None].astype(np.float32), verbose=0)[0]
         if model.task == "segmentation":
             labels = np.argmax(output, axis=-1)
             palette = visualize.default_palette(model.num_classes) if palette is None else palette
-            Image.fromarray(visualize.colorize_segmentation(labels, palette)).save(out_dir / f"{path.stem}_segmentation.png")
+            _save_png(visualize.colorize_segmentation(labels, palette), out_dir / f"{path.stem}_segmentation.png")
             figure = visualize.prediction_figure(image, labels=labels, class_names=class_names, palette=palette)
         else:
             depth = output[..., 0]
-            Image.fromarray(visualize.colorize_depth(depth, model.max_depth)).save(out_dir / f"{path.stem}_depth.png")
+            _save_png(visualize.colorize_depth(depth, model.max_depth), out_dir / f"{path.stem}_depth.png")
             figure = visualize.prediction_figure(image, depth=depth, max_depth=model.max_depth)
         panel = out_dir / f"{path.stem}_panel.png"
-        figure.savefig(panel)
+        with atomic_path(panel) as partial:
+            figure.savefig(partial, format="png")
         written.append(panel)
     return written

@@ -148,6 +148,7 @@ def test_exit_codes_say_whose_fault_it_was(capsys):
 
     assert exits.exit_code(WeightsError("corrupt")) == 1 and exits.exit_code(RuntimeError("export failed")) == 1
     assert exits.exit_code(FileNotFoundError("no file")) == 2 and exits.exit_code(ValueError("bad")) == 2
+    assert exits.exit_code(FileExistsError("taken")) == 2 and exits.exit_code(PermissionError("denied")) == 1
     assert exits.exit_code(KeyError("a bug")) is None
 
     def buggy(args):

@@ -50,9 +50,12 @@ def test_folding_the_kernel_binarizer_keeps_the_output():
 
 @pytest.mark.backends  # under JAX and torch the conversion runs in a TensorFlow subprocess
 def test_lce_flatbuffer_has_one_bconv_per_binary_conv(tmp_path):
-    from bidense_keras.export import to_tflite
+    import keras
+
+    from bidense_keras.export import deployable_model, to_tflite
 
     depths = (1, 1, 1, 1)
+    keras.utils.set_random_seed(0)
     model = bk.segmentation(dims=(16, 32, 64, 128), depths=depths, features=32, num_classes=5)
     images = np.random.default_rng(1).uniform(0, 255, (2, 64, 64, 3)).astype(np.float32)
     report = to_tflite(model, tmp_path / "model.tflite", input_size=(64, 64), sample_images=images)
@@ -65,4 +68,12 @@ def test_lce_flatbuffer_has_one_bconv_per_binary_conv(tmp_path):
     assert ops["DEPTHWISE_CONV_2D"] == sum(depths)  # LCE has no binary depthwise kernel
     assert (tmp_path / "model.tflite").stat().st_size == report["size_bytes"]
     assert not list(tmp_path.glob("*partial*"))
-    assert report["twin_argmax_agreement"] > 0.99
+    # the report's twin error, recomputed here: the twin's outputs against the model's
+    expected, twin = model.predict(images, verbose=0), deployable_model(model).predict(images, verbose=0)
+    agreement = np.mean(np.argmax(twin, -1) == np.argmax(expected, -1))
+    print(f"\ntwin: argmax agreement {agreement:.5f} (report {report['twin_argmax_agreement']:.5f}), mean abs "
+          f"error {np.abs(twin - expected).mean():.3g} (report {report['twin_mean_abs_error']:.3g})")
+    # under JAX and torch the report comes from a TensorFlow subprocess: float rounding may flip a few pixels
+    assert report["twin_argmax_agreement"] == pytest.approx(agreement, abs=2e-3)
+    assert report["twin_mean_abs_error"] == pytest.approx(np.abs(twin - expected).mean(), rel=0.05, abs=1e-6)
+    assert agreement > 0.99  # at initialization DAB's scale is about 1: measured 0.99976 to 1.0 over seeds 0-7

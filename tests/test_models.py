@@ -22,10 +22,72 @@ def test_any_input_size_floors_like_pytorch(size):
     assert model(np.zeros((1, *size, 3), np.float32)).shape == (1, *size, 5)
 
 
+# The paper's ablations (BiDense Table 4): activation binarizer and bypass of every binary conv.
+ABLATIONS = {"bnn": ("approx_sign", "identity"), "dab": ("dab", "identity"), "cfb": ("approx_sign", "cfb"),
+             "bidense": ("dab", "cfb"), "fp32": (None, None)}
+
+
+def expected_parts(binarization, dims, depths, features):
+    """What a depth UperNet of ``binarization`` is made of, counted from the architecture:
+    ConvNeXt blocks of a 7x7 depthwise, a 1x1 up to 4 x dim and a 1x1 back; a 2x2/2 transition
+    between stages (binary, its full-precision path a CFB of the pooled input, or a float conv);
+    UperNet: 4 PPM branches, the PPM bottleneck, 3 laterals, one shared 3x3 smooth conv, the fusion
+    conv; the depth head's upsample conv (dims[0] -> features // 2) and head conv (-> 32 channels),
+    then a float 1x1 conv to depth after the float stem conv."""
+    activation, bypass = ABLATIONS[binarization]
+    blocks, transitions = sum(depths), len(depths) - 1
+    binary = binarization != "fp32"
+    convs = 3 * blocks + (transitions if binary else 0) + (4 + 1 + 3 + 1 + 1) + 2  # BiDenseConv2D layers
+    with_bypass = convs - (transitions if binary else 0)  # binary transitions take no conv bypass
+    # an identity bypass adds only where cin == cout: the depthwise convs, the smooth conv (dims[0] ->
+    # dims[0]), and the head convs when their widths equal their inputs'
+    same_width = blocks + 1 + (dims[0] == features // 2) + (features // 2 == 32)
+    return {
+        "dab": convs if activation == "dab" else 0,
+        "approx_sign": convs if activation == "approx_sign" else 0,
+        "binary_kernels": convs if binary else 0,
+        "cfb_convs": with_bypass if bypass == "cfb" else 0,
+        "cfb_transitions": transitions if bypass == "cfb" else 0,
+        "identity_added": same_width if bypass == "identity" else 0,
+        "float_convs": 2 + (0 if binary else transitions),  # keras Conv2D: stem, head, fp32 transitions
+        "convs": convs,
+    }
+
+
+def measured_parts(model):
+    """The same counts read off the built model's layers (binarizer objects, kernel values, bypasses)."""
+    from keras import ops
+
+    from bidense_keras.layers import BiDenseConv2D, ChannelAdaptiveBypass, DistributionAdaptiveBinarizer
+    from bidense_keras.quantizers import ApproxSign
+
+    layers = bk.models.walk_layers(model)
+    convs = [layer for layer in layers if isinstance(layer, BiDenseConv2D)]
+    binary_kernels = 0
+    for conv in convs:  # a binary kernel holds +-scale per output channel (0 where a weight is exactly 0,
+        # which the float32 normal initializer draws about once in 8 models of this size)
+        magnitude = np.abs(ops.convert_to_numpy(conv.quantized_kernel()))
+        magnitude = magnitude.reshape(-1, magnitude.shape[-2] if conv.depthwise else magnitude.shape[-1])
+        scale = magnitude.max(axis=0)
+        binary_kernels += bool(np.all((magnitude == 0) | (np.abs(magnitude - scale) <= 1e-6 * scale)))
+    return {
+        "dab": sum(isinstance(conv.binarizer, DistributionAdaptiveBinarizer) for conv in convs),
+        "approx_sign": sum(isinstance(conv.binarizer, ApproxSign) for conv in convs),
+        "binary_kernels": binary_kernels,
+        "cfb_convs": sum(conv.bypass == "cfb" for conv in convs),
+        "cfb_transitions": sum(isinstance(layer, ChannelAdaptiveBypass) for layer in layers),
+        "identity_added": sum(conv.bypass == "identity" and (conv.depthwise or conv.kernel.shape[-2] == conv.filters)
+                              for conv in convs),
+        "float_convs": sum(type(layer) is keras.layers.Conv2D for layer in layers),
+        "convs": len(convs),
+    }
+
+
 @pytest.mark.backends
-@pytest.mark.parametrize("binarization", ["fp32", "bnn", "dab", "cfb"])
-def test_variants_build_and_predict(binarization):
+@pytest.mark.parametrize("binarization", ["fp32", "bnn", "dab", "cfb", "bidense"])
+def test_variants_build_with_their_binarizers_and_bypasses(binarization):
     model = bk.depth(**SMALL, binarization=binarization, max_depth=10.0)
+    assert measured_parts(model) == expected_parts(binarization, SMALL["dims"], SMALL["depths"], SMALL["features"])
     depth = model.predict(tiny_images(1), verbose=0)
     assert depth.shape == (1, 64, 64, 1) and np.all((depth >= 0) & (depth <= 10))
 

@@ -5,7 +5,6 @@ first use in ``.side-envs/`` (:func:`tests.side_envs.lce_python`).
 """
 
 import json
-import math
 from pathlib import Path
 
 import keras
@@ -19,7 +18,6 @@ from bidense_keras.export import deployable_model, to_tflite
 from bidense_keras.export.runtime import (
     LCE_PYTHON_ENV,
     LCERuntimeError,
-    flatbuffer_error,
     run_flatbuffer,
     runtime_python,
 )
@@ -30,13 +28,23 @@ from tests.side_envs import lce_python
 TINY = {"dims": (16, 32, 64, 128), "depths": (1, 1, 1, 1), "features": 32}
 SMALL_MAPS = 64  # stage 4 is 2x2, so the 3x3 binary convs there see maps smaller than their kernel
 FULL_MAPS = 96  # every binary conv map is at least 3x3
-# Outputs may differ by TOLERANCE x max|output|: the twin binarizes 0 to +1 as LCE does, so only
-# float rounding differs (measured: 2e-7 to 6e-7). Rounding can still flip a binary activation
-# whose input ties with its DAB threshold k*mean + b (TF and TFLite compute it in different orders);
-# one such flip moved outputs by 2e-4 x max|output| in one run. TIES bounds the fraction of output
-# values beyond TOLERANCE that such flips may cause (measured: 0).
+# The flatbuffer computes its twin: the twin binarizes 0 to +1 as LCE does, so only float rounding
+# differs. Errors are in units of max|output|. Without a tie every value agrees to ROUNDING (measured on
+# 40 image pairs per model and kernel, TF with and without oneDNN: at most 4.8e-7, median 8e-8). Rounding
+# can still flip a binary activation whose input ties with its DAB threshold k*mean + b (TF and TFLite
+# compute it in different orders; none flipped in those 160 images here, one did in one run elsewhere).
+# Flipping one activation of the twin (25 random ones in each of the head, fusion and lateral convs,
+# 3 in each other conv, both models) moved values by at most FLIP_MEASURED, moved at most 0.54% of an
+# image's values beyond TOLERANCE (the fusion conv), and moved more than half of them beyond ROUNDING
+# only in the globally pooled PPM branch (all) and the PPM bottleneck (75%), a few hundred of the
+# ~200,000 activations per image. So, over a batch of two images: no value may be off by more than
+# FLIP_BOUND (a few flips), at most TIES of the values beyond TOLERANCE, and the median value (the bulk,
+# away from any flip) by no more than ROUNDING.
+ROUNDING = 1e-5
+FLIP_MEASURED = 2.5e-3
+FLIP_BOUND = 1e-2
 TOLERANCE = 1e-3
-TIES = 1e-3
+TIES = 2e-2
 CLASS_NAMES = ["a", "b", "c", "d", "e"]
 
 
@@ -66,6 +74,15 @@ def relative_error(outputs, expected):
     """The max abs error in units of max|expected|, and the fraction of values off by more than TOLERANCE."""
     error = np.abs(outputs - expected) / np.abs(expected).max()
     return float(error.max()), float(np.mean(error > TOLERANCE))
+
+
+def assert_computes_the_twin(outputs, expected, label=""):
+    """``outputs`` agree with the twin's ``expected`` to float rounding, but for tie flips (see ROUNDING)."""
+    assert outputs.shape == expected.shape and outputs.dtype == np.float32
+    error = np.abs(outputs - expected) / np.abs(expected).max()
+    worst, median, off = float(error.max()), float(np.median(error)), float(np.mean(error > TOLERANCE))
+    print(f"\n{label}: max error {worst:.3g}, median {median:.3g} x max|output|, {off:.3g} of values beyond tolerance")
+    assert median <= ROUNDING and worst <= FLIP_BOUND and off <= TIES, (worst, median, off)
 
 
 @pytest.fixture(scope="module")
@@ -99,15 +116,22 @@ def export(lce_runtime, tmp_path_factory):
 @pytest.mark.parametrize("task, size", [("segmentation", SMALL_MAPS), ("depth", FULL_MAPS)])
 def test_deployable_flatbuffer_matches_the_twin_with_reference_kernels(export, task, size):
     model, path, report = export(task, "bidense_deployable", size)
+    twin = deployable_model(model, (size, size))
     images = sample_images(size, seed=2)
-    expected = deployable_model(model, (size, size)).predict(images, verbose=0)
+    expected = twin.predict(images, verbose=0)
     outputs, timings = run_flatbuffer(path, images, kernel="reference")
-    error, off = relative_error(outputs, expected)
-    print(f"\n{task} {size}x{size}: max abs error {error:.3g} x max|output|, {off:.3g} of values beyond tolerance")
-    assert outputs.shape == expected.shape and outputs.dtype == np.float32 and timings is None
-    assert off <= TIES
-    assert report["twin_max_abs_error"] == 0.0  # training as bidense_deployable leaves nothing to approximate
-    assert report["tflite_mean_abs_error"] <= TOLERANCE * np.abs(expected).max()
+    assert timings is None
+    assert_computes_the_twin(outputs, expected, f"{task} {size}x{size}")
+    # the export report's errors, recomputed here on its sample images: training as bidense_deployable
+    # leaves the twin nothing to approximate, and the flatbuffer's error is the one measured here
+    samples = sample_images(size)
+    expected = twin.predict(samples, verbose=0)
+    np.testing.assert_array_equal(model.predict(samples, verbose=0), expected)
+    assert report["twin_max_abs_error"] == 0.0
+    outputs, _ = run_flatbuffer(path, samples, kernel="reference")
+    assert_computes_the_twin(outputs, expected, "export samples")
+    assert report["tflite_max_abs_error"] == pytest.approx(np.abs(outputs - expected).max(), rel=1e-6, abs=1e-12)
+    assert report["tflite_mean_abs_error"] == pytest.approx(np.abs(outputs - expected).mean(), rel=1e-6, abs=1e-12)
     assert ("tflite_argmax_agreement" if task == "segmentation" else "tflite_abs_rel") in report
 
 
@@ -117,7 +141,7 @@ def test_optimized_kernels_match_when_every_binary_map_is_at_least_3x3(export, k
     images = sample_images(FULL_MAPS, seed=2)
     expected = deployable_model(model, (FULL_MAPS, FULL_MAPS)).predict(images, verbose=0)
     outputs, _ = run_flatbuffer(path, images, kernel=kernel, num_threads=2)
-    assert relative_error(outputs, expected)[1] <= TIES
+    assert_computes_the_twin(outputs, expected, kernel)
     assert report["bconvs_on_maps_smaller_than_kernel"] == 0
 
 
@@ -145,7 +169,7 @@ def test_tflite_model_picks_the_fastest_exact_kernel(export):
     assert fast.kernel == "indirect_bgemm"
     images = sample_images(FULL_MAPS, seed=3)
     expected = deployable_model(model, (FULL_MAPS, FULL_MAPS)).predict(images, verbose=0)
-    assert relative_error(fast.predict(images), expected)[1] <= TIES
+    assert_computes_the_twin(fast.predict(images), expected, "indirect_bgemm through TFLiteModel")
     assert TFLiteModel.load(path, kernel="optimized", xnnpack=False).kernel == "optimized"
     with pytest.raises(ValueError, match="Unknown LCE kernel 'fast'"):
         TFLiteModel.load(path, kernel="fast")
@@ -159,20 +183,29 @@ def test_timings_of_repeated_runs(export):
 
 
 def test_paper_exact_model_reports_its_approximation_error(export):
+    """The twin of a paper-exact (bidense) model approximates DAB's per-channel scale by one per-sample
+    scale after each conv; LCE computes the twin. The export report's numbers are recomputed here."""
     exact, path, report = export("segmentation", "bidense", FULL_MAPS)
-    images = sample_images(FULL_MAPS, seed=2)
-    deployment = flatbuffer_error(exact, path, images)  # flatbuffer vs the paper-exact Keras model
-    deployable, deployable_path, _ = export("segmentation", "bidense_deployable", SMALL_MAPS)
-    exact_deployable = flatbuffer_error(deployable, deployable_path, sample_images(SMALL_MAPS, seed=2))
+    samples = sample_images(FULL_MAPS)  # the export's samples
+    reference = exact.predict(samples, verbose=0)
+    twin = deployable_model(exact, (FULL_MAPS, FULL_MAPS)).predict(samples, verbose=0)
+    outputs, _ = run_flatbuffer(path, samples)
+    approximation = np.abs(twin - reference)
+    agreement = float(np.mean(np.argmax(twin, -1) == np.argmax(reference, -1)))
     errors = {key: value for key, value in report.items() if key.startswith(("twin_", "tflite_"))}
-    print(f"\npaper-exact: export report {errors}\n  flatbuffer vs paper-exact model {deployment}"
-          f"\n  deployable: flatbuffer vs Keras model {exact_deployable}")
-    keys = ("max_abs_error", "mean_abs_error", "argmax_agreement")
-    for prefix in ("twin_", "tflite_"):
-        assert all(math.isfinite(report[prefix + key]) for key in keys)
-    assert all(math.isfinite(deployment["tflite_" + key]) for key in keys)
-    assert report["tflite_mean_abs_error"] < report["twin_mean_abs_error"] / 100  # the twin approximates, LCE not
-    assert 100 * exact_deployable["tflite_max_abs_error"] < deployment["tflite_max_abs_error"]
+    print(f"\npaper-exact: export report {errors}\n  recomputed: twin vs model max {approximation.max():.4g}, mean "
+          f"{approximation.mean():.4g}, argmax agreement {agreement:.4f}; flatbuffer vs model max "
+          f"{np.abs(outputs - reference).max():.4g}, mean {np.abs(outputs - reference).mean():.4g}")
+    assert report["twin_max_abs_error"] == pytest.approx(approximation.max(), rel=1e-5)
+    assert report["twin_mean_abs_error"] == pytest.approx(approximation.mean(), rel=1e-5)
+    assert report["twin_argmax_agreement"] == pytest.approx(agreement, abs=1e-9)
+    assert report["tflite_mean_abs_error"] == pytest.approx(np.abs(outputs - twin).mean(), rel=1e-5, abs=1e-12)
+    assert_computes_the_twin(outputs, twin, "paper-exact flatbuffer vs its twin")  # LCE adds no error of its own
+    # so deploying costs the twin's approximation, which is far above rounding (the DAB scales of this
+    # model vary by channel: alpha ~ N(0, 0.5)): measured max 0.53, mean 0.040 x max|output|
+    scale = np.abs(reference).max()
+    assert approximation.mean() > 100 * ROUNDING * scale and approximation.max() > 10 * FLIP_BOUND * scale
+    np.testing.assert_allclose(np.abs(outputs - reference).mean(), approximation.mean(), rtol=0.01)
 
 
 def write_image(folder, name, size):
@@ -199,8 +232,10 @@ def test_tflite_model_predicts_files_of_another_size(export, tmp_path):
 
 def test_cli_exports_then_predicts_with_the_flatbuffer(lce_runtime, tmp_path, capsys):
     from bidense_keras.weights import save_pretrained
+    from tests.held_out import abs_rel, read_held_out
 
-    save_pretrained(tiny_model("depth", "bidense_deployable"), tmp_path / "model", dataset="synthetic_rooms")
+    model = tiny_model("depth", "bidense_deployable")
+    save_pretrained(model, tmp_path / "model", dataset="synthetic_rooms")
     flatbuffer = tmp_path / "depth.tflite"
     assert cli.main(["export", str(tmp_path / "model"), str(flatbuffer), "--size", "64", "64", "--samples", "1"]) == 0
     printed = capsys.readouterr().out
@@ -220,6 +255,12 @@ def test_cli_exports_then_predicts_with_the_flatbuffer(lce_runtime, tmp_path, ca
         metrics[name] = json.loads((tmp_path / f"{name}.json").read_text())
     assert metrics["tflite"]["abs_rel"] == pytest.approx(metrics["twin"]["abs_rel"], rel=1e-4)
     assert metrics["tflite"]["rmse"] == pytest.approx(metrics["twin"]["rmse"], rel=1e-4)
+    # both recomputed in numpy from the held-out files and each one's own outputs
+    images, depth = read_held_out(tmp_path / "rooms", "depth")
+    flatbuffer_outputs, _ = run_flatbuffer(flatbuffer, images)  # reference kernels without XNNPACK: rounding differs
+    assert metrics["tflite"]["abs_rel"] == pytest.approx(abs_rel(depth, flatbuffer_outputs, 10.0), rel=1e-4)
+    twin = deployable_model(model).predict(images, verbose=0)
+    assert metrics["twin"]["abs_rel"] == pytest.approx(abs_rel(depth, twin, 10.0), rel=1e-5)
     from bidense_keras.train import experiment
 
     loaded = experiment.evaluate(TFLiteModel.load(flatbuffer), "synthetic_rooms", tmp_path / "rooms", batch_size=2)
@@ -295,7 +336,7 @@ def test_float_and_int8_baselines_compute_the_same_model(export, tmp_path):
     float_ops = op_counts((tmp_path / "float.tflite").read_bytes())
     assert "LceBconv2d" not in float_ops and float_ops["CONV_2D"] > 0
     outputs, _ = run_flatbuffer(floats["path"], images, xnnpack=True)
-    assert relative_error(outputs, expected)[1] <= TIES
+    assert_computes_the_twin(outputs, expected, "float baseline")
     quantized, _ = run_flatbuffer(int8["path"], images, xnnpack=True)
     abs_rel = float(np.mean(np.abs(quantized - expected) / expected))
     print(f"\nsizes: LCE {path.stat().st_size:,}, float {floats['size_bytes']:,}, int8 {int8['size_bytes']:,} bytes; "

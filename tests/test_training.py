@@ -6,6 +6,7 @@ import pytest
 
 from bidense_keras import cli
 from bidense_keras.weights import read_metadata
+from tests.held_out import decode_jpeg, held_out_metric
 
 TINY = ["--dims", "16", "32", "64", "128", "--depths", "1", "1", "1", "1", "--features", "32"]
 HELD_OUT = ["--val-samples", "2", "--render-size", "60", "80", "--batch-size", "4"]
@@ -21,8 +22,12 @@ def test_train_then_evaluate(tmp_path, task, metric, capsys):
     log = (run / "log.csv").read_text().splitlines()
     assert len(log) == 2 and "loss" in log[0]  # header + one epoch of 8 // 4 = 2 steps
     metrics = json.loads((run / "metrics.json").read_text())
-    assert 0.0 <= metrics[metric] and metrics["train_seconds"] > 0
+    assert metrics["train_seconds"] > 0
     assert read_metadata(run / "model")["dataset"] == "synthetic_rooms"
+    import bidense_keras as bk
+
+    # the metric recomputed in numpy from the saved model's predictions and the held-out files
+    assert metrics[metric] == pytest.approx(held_out_metric(bk.load(run / "model"), data), rel=1e-4, abs=1e-6)
 
     out = tmp_path / "eval.json"
     status = cli.main(["evaluate", str(run / "model"), "--dataset", "synthetic_rooms", "--data-dir", str(data),
@@ -59,7 +64,16 @@ def test_native_size_evaluation_of_images_of_different_sizes(tmp_path):
             Image.fromarray(array).save(folder / f"ADE_val_{index:08d}.{'jpg' if kind == 'images' else 'png'}")
     model = bk.segmentation(dims=(16, 32, 64, 128), depths=(1, 1, 1, 1), features=32, num_classes=150)
     metrics = experiment.evaluate(model, "ade20k", tmp_path, batch_size=8)
-    assert 0.0 <= metrics["pixAcc"] <= 1.0 and len(metrics["IoU"]) == 150
+    # the same scores from each image predicted alone at its own size; every pixel is class 1 (annotation 2)
+    predicted = np.concatenate([
+        np.argmax(model.predict(decode_jpeg(path)[None], verbose=0)[0], -1).ravel()
+        for path in sorted((base / "images" / "validation").glob("*.jpg"))])
+    assert predicted.size == 40 * 56 + 48 * 40
+    pixel_accuracy = np.mean(predicted == 1)
+    assert metrics["pixAcc"] == pytest.approx(pixel_accuracy, abs=1e-9)
+    # IoU: class 1 is everywhere, so its IoU is the accuracy; a class predicted somewhere has IoU 0; others none
+    expected_iou = [pixel_accuracy if c == 1 else 0.0 if np.any(predicted == c) else None for c in range(150)]
+    assert [None if np.isnan(v) else pytest.approx(v, abs=1e-9) for v in metrics["IoU"]] == expected_iou
 
 
 class _StopAfterFirstEpoch(Exception):
@@ -116,6 +130,8 @@ def test_evaluate_as_exported_measures_the_deployable_twin(tmp_path):
     import bidense_keras as bk
     from bidense_keras.weights import save_pretrained
 
+    from bidense_keras.export import deployable_model
+
     data = tmp_path / "data"
     results = {}
     for binarization in ("bidense_deployable", "bidense"):
@@ -127,6 +143,10 @@ def test_evaluate_as_exported_measures_the_deployable_twin(tmp_path):
             assert cli.main(["evaluate", str(folder), "--dataset", "synthetic_rooms", "--data-dir", str(data),
                              "--out", str(out), *HELD_OUT, *flags]) == 0
             results[binarization, bool(flags)] = json.loads(out.read_text())["abs_rel"]
+        # AbsRel recomputed in numpy from the predictions of the model and of its twin
+        assert results[binarization, False] == pytest.approx(held_out_metric(model, data), rel=1e-5)
+        twin = deployable_model(model)
+        assert results[binarization, True] == pytest.approx(held_out_metric(twin, data), rel=1e-5)
     # same seed, same weights: the twin of the bidense model is the bidense_deployable model
     assert results["bidense_deployable", True] == pytest.approx(results["bidense_deployable", False], rel=1e-6)
     assert results["bidense", True] == pytest.approx(results["bidense_deployable", False], rel=1e-6)
@@ -134,10 +154,14 @@ def test_evaluate_as_exported_measures_the_deployable_twin(tmp_path):
 
 
 def test_evaluate_takes_a_preset_name(tmp_path, capsys):
+    import bidense_keras as bk
+
     out = tmp_path / "eval.json"
     assert cli.main(["evaluate", "bidense_upernet_demo_rooms_depth", "--dataset", "synthetic_rooms",
                      "--data-dir", str(tmp_path / "data"), "--out", str(out), *HELD_OUT]) == 0
-    assert 0.0 < json.loads(out.read_text())["abs_rel"] < 1.0
+    expected = held_out_metric(bk.load("bidense_upernet_demo_rooms_depth"), tmp_path / "data")
+    assert json.loads(out.read_text())["abs_rel"] == pytest.approx(expected, rel=1e-5)
+    assert expected < 1.0  # the trained preset: measured 0.3 on the 200 held-out rooms
     assert cli.main(["evaluate", "runs/not_a_model", "--dataset", "synthetic_rooms", "--data-dir",
                      str(tmp_path / "data"), *HELD_OUT]) == 2
     assert "No model folder at runs/not_a_model" in capsys.readouterr().err

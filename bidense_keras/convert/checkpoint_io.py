@@ -8,8 +8,10 @@ no code from the file is ever imported or executed.
 """
 
 import collections
+import os
 import pickle
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -41,7 +43,11 @@ class OpaqueObject:
 
 
 def _rebuild_tensor(storage, offset, size, stride, *_):
+    if not isinstance(storage, np.ndarray) or not isinstance(offset, int):
+        raise CheckpointError("Malformed tensor in checkpoint (its storage or offset is not one).")
     size, stride = tuple(size), tuple(stride)
+    if not all(isinstance(n, int) for n in size + stride):
+        raise CheckpointError(f"Malformed tensor size {size[:8]} / stride {stride[:8]} in checkpoint.")
     last = offset + sum((n - 1) * s for n, s in zip(size, stride))
     if offset < 0 or min(size + stride, default=0) < 0 or len(size) != len(stride) or (
         all(size) and last >= len(storage)
@@ -62,9 +68,9 @@ def _rebuild_parameter(data, *_):
 
 
 class _TensorUnpickler(pickle.Unpickler):
-    def __init__(self, file, archive, prefix):
+    def __init__(self, file, archive, prefix, file_size):
         super().__init__(file)
-        self._archive, self._prefix = archive, prefix
+        self._archive, self._prefix, self._file_size = archive, prefix, file_size
 
     def find_class(self, module, name):
         if module == "torch._utils" and name == "_rebuild_tensor_v2":
@@ -78,14 +84,24 @@ class _TensorUnpickler(pickle.Unpickler):
         return type(name, (OpaqueObject,), {"__module__": f"opaque.{module}"})
 
     def persistent_load(self, pid):
-        kind, dtype, key = pid[0], pid[1], pid[2]
-        if kind != "storage" or not isinstance(dtype, type) or not issubclass(dtype, np.generic):
-            raise CheckpointError(f"Unsupported tensor storage {pid[:2]!r} in checkpoint.")
+        """A storage of ``("storage", dtype, key, location, numel)`` as a 1-D numpy array, size checked."""
+        if not isinstance(pid, tuple) or len(pid) < 3 or pid[0] != "storage" or not isinstance(pid[2], str):
+            raise CheckpointError(f"Malformed tensor storage reference {str(pid)[:80]} in checkpoint.")
+        dtype, key = pid[1], pid[2]
+        if not isinstance(dtype, type) or not issubclass(dtype, np.generic):
+            raise CheckpointError(f"Unsupported tensor storage {str(pid[:2])[:80]} in checkpoint.")
         try:
-            raw = self._archive.read(f"{self._prefix}/data/{key}")
+            info = self._archive.getinfo(f"{self._prefix}/data/{key}")
         except KeyError as error:
             raise CheckpointError(f"Checkpoint is missing tensor storage data/{key}.") from error
-        return np.frombuffer(raw, dtype=dtype)
+        numel = pid[4] if len(pid) > 4 and isinstance(pid[4], int) else None
+        if info.file_size > self._file_size and info.compress_type != zipfile.ZIP_STORED:
+            raise CheckpointError(f"Storage data/{key} unpacks to {info.file_size} bytes, more than the whole "
+                                  f"file ({self._file_size}): refused.")
+        if numel is not None and info.file_size > numel * np.dtype(dtype).itemsize:
+            raise CheckpointError(f"Storage data/{key} holds {info.file_size} bytes, more than the {numel} "
+                                  f"elements it backs: the checkpoint is corrupt.")
+        return np.frombuffer(self._archive.read(info), dtype=dtype)
 
 
 def _read_torch_zip(path):
@@ -96,9 +112,14 @@ def _read_torch_zip(path):
                 raise CheckpointError(f"{path} is a zip file but not a PyTorch checkpoint (no data.pkl).")
             prefix = pickles[0][: -len("/data.pkl")]
             with archive.open(pickles[0]) as handle:
-                return _TensorUnpickler(handle, archive, prefix).load()
-    except (zipfile.BadZipFile, EOFError, pickle.UnpicklingError, zipfile.LargeZipFile) as error:
+                return _TensorUnpickler(handle, archive, prefix, os.path.getsize(path)).load()
+    except CheckpointError:
+        raise
+    except (zipfile.BadZipFile, EOFError, pickle.UnpicklingError, zipfile.LargeZipFile, zlib.error) as error:
         raise CheckpointError(f"{path} is truncated or corrupt: {error}") from error
+    except (TypeError, ValueError, AttributeError, IndexError, KeyError, OverflowError, RecursionError) as error:
+        # malformed arguments to the few rebuild functions allowed, or a structure pickle cannot rebuild
+        raise CheckpointError(f"{path} has a malformed object structure ({type(error).__name__}: {error}).") from error
     except OSError as error:
         raise CheckpointError(f"Cannot read {path}: {error}") from error
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from bidense_keras.export.lce import sidecar_path
 from bidense_keras.export.runtime import KERNELS, check_flatbuffer, run_flatbuffer
-from bidense_keras.models import check_image_batch
+from bidense_keras.inputs import check_image_values
 
 
 class TFLiteModel:
@@ -77,7 +77,7 @@ class TFLiteModel:
         its logits or depth resized (bilinear) back to ``(H, W)``. ``verbose`` is ignored (Keras
         signature).
         """
-        check_image_batch(images)
+        check_image_values(images)
         resized = keras.ops.image.resize(images, self.input_size, interpolation="bilinear")
         outputs, _ = run_flatbuffer(self.path, keras.ops.convert_to_numpy(resized), self.num_threads, self.kernel,
                                     xnnpack=self.xnnpack)

@@ -12,6 +12,8 @@ import keras
 import numpy as np
 from tqdm import tqdm
 
+from bidense_keras import compat
+from bidense_keras.files import atomic_path
 from bidense_keras.train.losses import SegmentationCrossEntropy, SILogLoss
 from bidense_keras.train.metrics import (
     ConfusionMatrix,
@@ -71,8 +73,21 @@ class EpochTimer(keras.callbacks.Callback):
             logs["epoch_seconds"] = round(time.perf_counter() - self._start, 1)
 
 
+class LastWeights(keras.callbacks.Callback):
+    """Writes the model's weights to ``path`` after each epoch, through a temporary file (never half-written)."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = Path(path)
+
+    def on_epoch_end(self, epoch, logs=None):
+        with atomic_path(self.path) as partial:
+            self.model.save_weights(partial)
+
+
 def training_callbacks(output_dir):
-    """Resume (BackupAndRestore), last weights after each epoch, and an appended CSV log with epoch times.
+    """Resume (an atomic, double BackupAndRestore), last weights after each epoch, and an appended CSV log
+    with epoch times. A kill at any point leaves a backup that resumes.
 
     A ``log.csv`` without the ``epoch_seconds`` column (written before epoch times were logged) is
     moved to ``log.previous.csv``: rows appended under its header would land in the wrong columns.
@@ -83,8 +98,8 @@ def training_callbacks(output_dir):
     if log.is_file() and "epoch_seconds" not in _header(log):
         log.replace(output_dir / "log.previous.csv")
     return [
-        keras.callbacks.BackupAndRestore(str(output_dir / "backup")),
-        keras.callbacks.ModelCheckpoint(str(output_dir / "last.weights.h5"), save_weights_only=True),
+        compat.AtomicBackupAndRestore(str(output_dir / "backup")),
+        LastWeights(output_dir / "last.weights.h5"),
         EpochTimer(),  # before the logger: it writes the logs this callback completes
         keras.callbacks.CSVLogger(str(output_dir / LOG_FILE), append=True),
     ]
