@@ -1,6 +1,6 @@
 """Publishing model folders (maintainers): model cards, the pinned registry, Hub uploads.
 
-``python -m bidense_keras.publish card|registry|push FOLDER``. The registry
+``python -m bidense_keras.publish check|card|registry|push FOLDER``. The registry
 (``published_weights.json``, read by :mod:`bidense_keras.registry`) is written by
 :func:`update_registry` from the folders themselves, never by hand: for each preset it pins
 the Hub repository, the revision and the sha256 and size of every file.
@@ -19,7 +19,7 @@ from bidense_keras.download import sha256_of
 from bidense_keras.exits import run_command
 from bidense_keras.files import write_text_atomic
 from bidense_keras.presets import PRESETS
-from bidense_keras.weights import model_arguments, read_metadata
+from bidense_keras.weights import METADATA_FILE, load_folder, model_arguments, read_metadata
 
 CARD_FILE = "README.md"
 HUB_ORGANISATION = "bidense-keras"
@@ -73,6 +73,11 @@ def _metrics_table(metrics):
     return "\n".join(["| metric | value |", "| --- | --- |", *rows])
 
 
+def _quick_check_line(check):
+    values = ", ".join(f"{key} {value:.4f}" for key, value in check["metrics"].items())
+    return f"{values} on the first {check['held_out_scenes']} held-out scenes at {check['size'][0]}x{check['size'][1]}"
+
+
 def _eval_results(task, dataset, metrics):
     """One model-index entry per measured metric (counts and timings are not evaluation results)."""
     return [
@@ -122,6 +127,8 @@ def model_card(folder, repo_id=None):
         *([f"- fine-tuned from: {metadata['base_model']}"] if metadata.get("base_model") else []),
         f"- recipe: {metadata.get('recipe', 'see the bidense_keras README')}", "",
         "## Metrics (held-out split)", _metrics_table(metrics), "",
+        *([f"Quick check (re-measured by the tests): {_quick_check_line(metadata['quick_check'])}.", ""]
+          if metadata.get("quick_check") else []),
         "## Limits", metadata.get("limits", "Trained for demonstration; not a substitute for the paper's models."), "",
         "## Citation", CITATION, "",
     ]
@@ -131,6 +138,34 @@ def model_card(folder, repo_id=None):
 def write_model_card(folder, repo_id=None):
     """Writes ``README.md`` (the Hub model card, see :func:`model_card`) into a model folder; returns its path."""
     return write_text_atomic(Path(folder) / CARD_FILE, str(model_card(folder, repo_id)))
+
+
+QUICK_CHECK = {"held_out_scenes": 16, "size": [240, 320], "seed": 0}
+QUICK_CHECK_METRICS = {"segmentation": ("mIoU", "pixAcc"), "depth": ("d1", "abs_rel")}
+
+
+def measure_quick_check(folder, data_dir):
+    """Metrics of a synthetic-rooms model folder on the first :data:`QUICK_CHECK` held-out scenes.
+
+    Stored as ``quick_check`` in ``metadata.json`` by ``python -m bidense_keras.publish check``, so a test
+    can re-measure every published preset in seconds (the card's full metrics take 200 scenes).
+    Returns ``{**QUICK_CHECK, "metrics": {...}}``.
+    """
+    from bidense_keras.train import experiment  # training code: only for this maintainer step
+
+    model = load_folder(folder)
+    synthetic = {"val_samples": QUICK_CHECK["held_out_scenes"], "height": QUICK_CHECK["size"][0],
+                 "width": QUICK_CHECK["size"][1], "seed": QUICK_CHECK["seed"]}
+    metrics = experiment.evaluate(model, "synthetic_rooms", data_dir, batch_size=8, synthetic=synthetic)
+    return {**QUICK_CHECK, "metrics": {key: metrics[key] for key in QUICK_CHECK_METRICS[model.task]}}
+
+
+def record_quick_check(folder, data_dir):
+    """Measures :func:`measure_quick_check` and writes it into the folder's ``metadata.json``; returns it."""
+    check = measure_quick_check(folder, data_dir)
+    metadata = {**read_metadata(folder), "quick_check": check}
+    write_text_atomic(Path(folder) / METADATA_FILE, json.dumps(metadata, indent=2) + "\n")
+    return check
 
 
 def push(folder, repo_id=None, token=None):
@@ -158,6 +193,9 @@ def build_parser():
     card = commands.add_parser("card", help="write a model folder's README.md from its config and metadata")
     card.add_argument("folder", help="weights/<preset> or any model folder")
     card.add_argument("--repo-id", help="Hub repository named in the usage snippet of a non-preset folder")
+    check = commands.add_parser("check", help="measure a synthetic-rooms folder on 16 held-out scenes into metadata.json")
+    check.add_argument("folder", help="weights/<preset>")
+    check.add_argument("--data-dir", required=True, help="where the held-out scenes are rendered (or already are)")
     pin = commands.add_parser("registry", help="pin a model folder's files (sha256, size) in the registry")
     pin.add_argument("folder", help="weights/<preset>")
     pin.add_argument("--revision", default="main", help="Hub commit of the files")
@@ -170,6 +208,8 @@ def build_parser():
 def _run(args):
     if args.command == "card":
         print(f"wrote {write_model_card(args.folder, args.repo_id)}")
+    elif args.command == "check":
+        print(f"{args.folder}: {record_quick_check(args.folder, args.data_dir)}")
     elif args.command == "registry":
         entry = update_registry(args.folder, revision=args.revision)
         print(f"recorded {len(entry['files'])} files of {Path(args.folder).name} in {registry.REGISTRY_PATH}")

@@ -108,3 +108,23 @@ def test_every_published_preset_loads_from_the_mirror(preset):
     assert model.get_config()["binarization"] == entry["architecture"]["binarization"]
     outputs = model.predict(np.full((1, 64, 96, 3), 128.0, np.float32), verbose=0)
     assert outputs.shape[:3] == (1, 64, 96) and np.isfinite(outputs).all()
+
+
+@pytest.fixture(scope="module")
+def held_out_dirs(tmp_path_factory):
+    return {task: tmp_path_factory.mktemp(f"held_out_{task}") for task in ("segmentation", "depth")}
+
+
+@pytest.mark.parametrize("preset", sorted(registry.read_registry()))
+def test_every_published_preset_reproduces_its_quick_check(preset, held_out_dirs):
+    """The weights, loader and model code of today give the metrics recorded when the preset was published
+    (first 16 held-out scenes; within 2 points, for other CPUs' float kernels)."""
+    from bidense_keras.publish import measure_quick_check
+    from bidense_keras.weights import read_metadata
+    from tests.conftest import WEIGHTS_DIR
+
+    recorded = read_metadata(WEIGHTS_DIR / preset)["quick_check"]
+    measured = measure_quick_check(WEIGHTS_DIR / preset, held_out_dirs[presets.PRESETS[preset]["task"]])
+    assert measured["held_out_scenes"] == recorded["held_out_scenes"] == 16
+    for key, value in recorded["metrics"].items():
+        assert measured["metrics"][key] == pytest.approx(value, abs=0.02), key
