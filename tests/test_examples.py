@@ -40,8 +40,14 @@ def test_quickstart(tmp_path, capsys):
 
 
 def test_finetune_new_classes_beats_training_from_scratch():
-    """The demo preset fine-tuned to 3 merged classes beats the same model from scratch after the same 20 steps
-    (measured: 0.382/0.344/0.298 against 0.226/0.063/0.097 held-out mIoU with seeds 0/1/2; the margin asked
-    here is a third of the smallest gap)."""
+    """The demo preset fine-tuned to 3 merged classes beats the same model from scratch after the same 20 steps.
+
+    Measured (seeds 0/1/2/3, held-out cross-entropy fine-tuned / from scratch): 0.403/0.866, 0.330/2.549,
+    0.681/1.856, 0.550/1.035 (ratios 0.47, 0.13, 0.37, 0.53; mIoU 0.366/0.315, 0.370/0.038, 0.292/0.101,
+    0.305/0.167). Runs of one seed differ between processes (a few signs flip with the float summation order),
+    so the bounds keep a margin: a ratio under 0.75 and a higher mIoU.
+    """
     results = load("finetune_new_classes").main([])
-    assert results["fine_tuned"] > results["from_scratch"] + 0.05
+    tuned, scratch = results["fine_tuned"], results["from_scratch"]
+    assert tuned["loss"] < 0.75 * scratch["loss"]
+    assert tuned["mIoU"] > scratch["mIoU"]
