@@ -1,3 +1,5 @@
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -22,7 +24,7 @@ def test_any_input_size_floors_like_pytorch(size):
     assert model(np.zeros((1, *size, 3), np.float32)).shape == (1, *size, 5)
 
 
-# The paper's ablations (BiDense Table 4): activation binarizer and bypass of every binary conv.
+# The paper's ablations: the activation binarizer and the bypass of every binary conv.
 ABLATIONS = {"bnn": ("approx_sign", "identity"), "dab": ("dab", "identity"), "cfb": ("approx_sign", "cfb"),
              "bidense": ("dab", "cfb"), "fp32": (None, None)}
 
@@ -65,7 +67,7 @@ def measured_parts(model):
     convs = [layer for layer in layers if isinstance(layer, BiDenseConv2D)]
     binary_kernels = 0
     for conv in convs:  # a binary kernel holds +-scale per output channel (0 where a weight is exactly 0,
-        # which the float32 normal initializer draws about once in 8 models of this size)
+        # which the float32 normal initializer drew in 1 of 8 models of this size here)
         magnitude = np.abs(ops.convert_to_numpy(conv.quantized_kernel()))
         magnitude = magnitude.reshape(-1, magnitude.shape[-2] if conv.depthwise else magnitude.shape[-1])
         scale = magnitude.max(axis=0)
@@ -97,25 +99,48 @@ def test_fp32_has_no_binary_weights():
     assert stats["binary_params"] == 0 and stats["binary_macs"] == 0 and stats["float_params"] > 0
 
 
-def fit_losses(build, targets, loss, steps=20):
-    keras.utils.set_random_seed(0)
+# The fit tests' seed (weights, images, labels): BIDENSE_FIT_SEED=N reruns them with another one.
+FIT_SEED = int(os.environ.get("BIDENSE_FIT_SEED", "0"))
+FIT_STEPS = 25
+FIT_WINDOW = 5
+FIT_RATIO = 0.85
+
+
+def fit_losses(build, targets, loss, steps=FIT_STEPS, seed=FIT_SEED):
+    """Per-step training losses of ``steps`` Adam steps on one batch of two images.
+
+    The learning rate is 1e-4: binary kernels start at Normal(0, 1e-3) and Adam moves every weight by
+    about the learning rate per step, so at 1e-3 the first step flips many kernel signs (the loss
+    jumped 2.9 -> 4.3), and after 20 steps the depth loss of 3 of 8 seeds was still above its first value.
+    """
+    keras.utils.set_random_seed(seed)
     model = build()
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
-    images = tiny_images()
-    history = model.fit(images, targets, batch_size=2, epochs=steps, verbose=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss=loss)
+    history = model.fit(tiny_images(seed=seed), targets, batch_size=2, epochs=steps, verbose=0)
     return history.history["loss"]
 
 
 def assert_training_lowers(losses):
-    """The last losses sit well below the first ones; the first Adam steps may raise the loss
-    before it falls (seen: 2.9 -> 4.3 -> 2.6 over 20 steps on one CPU), so the reference is the
-    highest of the first three, and the end is averaged over three steps."""
+    """The mean of the last FIT_WINDOW losses is below FIT_RATIO x the mean of the first FIT_WINDOW.
+
+    A binary network's short trajectory depends on the CPU's float kernels (signs flip at thresholds),
+    so the bound is set from the spread over seeds and float kernels. mean(last 5) / mean(first 5)
+    after 25 steps, measured (2 x86 cores, Intel Xeon):
+      segmentation: TF seeds 0-7 0.51-0.67, TF without oneDNN seeds 0-7 0.52-0.65, JAX seeds 0-3 0.39-0.69;
+      depth:        TF seeds 0-7 0.44-0.61, TF without oneDNN seeds 0-7 0.44-0.62, JAX seeds 0-3 0.49-0.61.
+    So the loss falls by 31% at least where 15% is asked. The previous check (mean of the last 3
+    below 0.85 x the highest of the first 3, lr 1e-3, 20 steps) measured up to 0.78 for depth, where
+    its margin came from the jump after the first step.
+    """
     assert np.all(np.isfinite(losses)), losses
-    assert np.mean(losses[-3:]) < 0.85 * max(losses[:3]), losses
+    first, last = np.mean(losses[:FIT_WINDOW]), np.mean(losses[-FIT_WINDOW:])
+    print(f"\nseed {FIT_SEED}: mean loss of the first {FIT_WINDOW} steps {first:.3f}, of the last {last:.3f}: "
+          f"ratio {last / first:.3f} (bound {FIT_RATIO})")
+    assert len(losses) >= 4 * FIT_WINDOW and last < FIT_RATIO * first, (last / first, losses)
 
 
 def test_fit_lowers_segmentation_loss_with_an_ignored_class():
-    labels = np.random.default_rng(1).integers(0, 4, size=(2, 64, 64))
+    labels = np.random.default_rng(FIT_SEED + 1).integers(0, 4, size=(2, 64, 64))
     labels[:, :8] = 255  # ignored pixels
     cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=255)
     losses = fit_losses(lambda: bk.segmentation(**SMALL, num_classes=4), labels, cross_entropy)
@@ -163,9 +188,13 @@ def test_preprocessing_normalizes_with_imagenet_statistics():
             target.assign(source.numpy())
     images = tiny_images(1)
     normalized = (images / 255.0 - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225])
-    np.testing.assert_allclose(
-        wrapped.predict(images, verbose=0), raw.predict(normalized.astype(np.float32), verbose=0), rtol=1e-3, atol=1e-3
-    )
+    # The layer normalizes like numpy to float rounding (measured 2.4e-7). The models are then compared on
+    # the layer's own output, not numpy's: a rounding-level input difference can flip a binary activation
+    # whose input ties with its threshold and move outputs by far more than rounding (measured: equal).
+    preprocessed = keras.ops.convert_to_numpy(wrapped.get_layer("preprocessing")(images))
+    np.testing.assert_allclose(preprocessed, normalized, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(wrapped.predict(images, verbose=0), raw.predict(preprocessed, verbose=0),
+                               rtol=1e-3, atol=1e-3)
 
 
 @pytest.mark.backends

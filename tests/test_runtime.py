@@ -30,19 +30,19 @@ SMALL_MAPS = 64  # stage 4 is 2x2, so the 3x3 binary convs there see maps smalle
 FULL_MAPS = 96  # every binary conv map is at least 3x3
 # The flatbuffer computes its twin: the twin binarizes 0 to +1 as LCE does, so only float rounding
 # differs. Errors are in units of max|output|. Without a tie every value agrees to ROUNDING (measured on
-# 40 image pairs per model and kernel, TF with and without oneDNN: at most 4.8e-7, median 8e-8). Rounding
-# can still flip a binary activation whose input ties with its DAB threshold k*mean + b (TF and TFLite
-# compute it in different orders; none flipped in those 160 images here, one did in one run elsewhere).
-# Flipping one activation of the twin (25 random ones in each of the head, fusion and lateral convs,
-# 3 in each other conv, both models) moved values by at most FLIP_MEASURED, moved at most 0.54% of an
-# image's values beyond TOLERANCE (the fusion conv), and moved more than half of them beyond ROUNDING
-# only in the globally pooled PPM branch (all) and the PPM bottleneck (75%), a few hundred of the
-# ~200,000 activations per image. So, over a batch of two images: no value may be off by more than
-# FLIP_BOUND (a few flips), at most TIES of the values beyond TOLERANCE, and the median value (the bulk,
-# away from any flip) by no more than ROUNDING.
+# 40 images per model and LCE kernel, TF's oneDNN on and off: at most 4.9e-7, median 8e-8; the float
+# baseline on the tests' images likewise). Rounding can still flip a binary activation whose input ties with its DAB threshold
+# k*mean + b (TF and TFLite compute it in different orders; none flipped in those images here, one did
+# in one run elsewhere). Flipping one activation of the twin (25 random ones in each head, fusion and
+# lateral conv, 3 in every other conv, both models) moved values by at most FLIP_MEASURED, moved at most
+# 0.54% of an image's values beyond TOLERANCE (the fusion conv: more than the 0.1% this test used to
+# allow), and moved more than half of an image's values beyond ROUNDING only in the globally pooled PPM
+# branch (all of them) and the PPM bottleneck (75%), a few thousand of the ~200,000 activations per
+# image. So, over two images: no value may be off by more than FLIP_BOUND (a few flips), at most TIES of
+# the values beyond TOLERANCE, and the median error (the bulk, away from any flip) at most ROUNDING.
 ROUNDING = 1e-5
 FLIP_MEASURED = 2.5e-3
-FLIP_BOUND = 1e-2
+FLIP_BOUND = 4 * FLIP_MEASURED
 TOLERANCE = 1e-3
 TIES = 2e-2
 CLASS_NAMES = ["a", "b", "c", "d", "e"]
@@ -193,19 +193,21 @@ def test_paper_exact_model_reports_its_approximation_error(export):
     approximation = np.abs(twin - reference)
     agreement = float(np.mean(np.argmax(twin, -1) == np.argmax(reference, -1)))
     errors = {key: value for key, value in report.items() if key.startswith(("twin_", "tflite_"))}
-    print(f"\npaper-exact: export report {errors}\n  recomputed: twin vs model max {approximation.max():.4g}, mean "
-          f"{approximation.mean():.4g}, argmax agreement {agreement:.4f}; flatbuffer vs model max "
-          f"{np.abs(outputs - reference).max():.4g}, mean {np.abs(outputs - reference).mean():.4g}")
+    scale = np.abs(reference).max()
+    print(f"\npaper-exact: export report {errors}\n  recomputed, x max|output| = {scale:.4g}: twin vs model max "
+          f"{approximation.max() / scale:.3g}, mean {approximation.mean() / scale:.3g}, median "
+          f"{np.median(approximation) / scale:.3g}, argmax agreement {agreement:.4f}; flatbuffer vs model max "
+          f"{np.abs(outputs - reference).max() / scale:.3g}, mean {np.abs(outputs - reference).mean() / scale:.3g}")
     assert report["twin_max_abs_error"] == pytest.approx(approximation.max(), rel=1e-5)
     assert report["twin_mean_abs_error"] == pytest.approx(approximation.mean(), rel=1e-5)
     assert report["twin_argmax_agreement"] == pytest.approx(agreement, abs=1e-9)
     assert report["tflite_mean_abs_error"] == pytest.approx(np.abs(outputs - twin).mean(), rel=1e-5, abs=1e-12)
     assert_computes_the_twin(outputs, twin, "paper-exact flatbuffer vs its twin")  # LCE adds no error of its own
-    # so deploying costs the twin's approximation, which is far above rounding (the DAB scales of this
-    # model vary by channel: alpha ~ N(0, 0.5)): measured max 0.53, mean 0.040 x max|output|
-    scale = np.abs(reference).max()
-    assert approximation.mean() > 100 * ROUNDING * scale and approximation.max() > 10 * FLIP_BOUND * scale
-    np.testing.assert_allclose(np.abs(outputs - reference).mean(), approximation.mean(), rtol=0.01)
+    # so deploying costs the twin's approximation, far above rounding in the bulk of the values (the DAB
+    # scales of this model vary by channel, alpha ~ N(0, 0.5)): measured max 6.6e-3, mean 1.4e-3, median
+    # 9.6e-4 x max|output|. A tie flip would move the flatbuffer's mean error by at most ~5e-5 x max|output|.
+    assert np.median(approximation) > 10 * ROUNDING * scale
+    np.testing.assert_allclose(np.abs(outputs - reference).mean(), approximation.mean(), rtol=0.1)
 
 
 def write_image(folder, name, size):
