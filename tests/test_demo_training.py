@@ -57,3 +57,23 @@ def test_markdown_table_marks_missing_runs(demo_training):
     assert table[2] == "| fp32 | — | — | — | — | — | — | — / — |"
     assert table[3] == "| bidense | 34.86 | 82.14 | 0.569 | 0.297 | 0.996 | 2,490,592 | 30 / 20 |"
     assert table[5] == "| bnn | 24.63 | 76.92 | — | — | — | 2,490,592 | — / — |"  # time unknown: no crash
+
+
+def test_an_interrupted_publish_keeps_the_published_folder(demo_training, tmp_path, monkeypatch):
+    import shutil
+
+    work = tmp_path / "work"
+    _model_folder(work / "runs" / "segmentation_fp32" / "model", "fp32", b"new fp32 weights")
+    published = tmp_path / "repo" / "weights" / "fp32_upernet_demo_rooms_seg"
+    _model_folder(published, "fp32", b"published fp32 weights")
+    before = {p.name: p.read_bytes() for p in published.iterdir()}
+
+    def copy_then_die(source, target, **kwargs):
+        shutil.copyfile(source / "config.json", target / "config.json")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(shutil, "copytree", copy_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        demo_training.publish(work, {"segmentation_fp32": {"mIoU": 0.41, "pixAcc": 0.85}})
+    assert {p.name: p.read_bytes() for p in published.iterdir()} == before
+    assert sorted(p.name for p in published.parent.iterdir()) == ["fp32_upernet_demo_rooms_seg"]

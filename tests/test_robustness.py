@@ -162,3 +162,31 @@ def test_a_run_killed_while_saving_its_backup_resumes(tmp_path, monkeypatch):
     assert not [p.name for p in backup.iterdir() if "partial" in p.name]
     resumed = recipe.fit(bk.depth(**SMALL, max_depth=10.0), data, 3, tmp_path, 1e-3, 2, verbose=0, jit_compile=False)
     assert resumed.epoch == [1, 2]  # epoch 0 is not trained again
+
+
+def test_random_command_lines_end_in_a_usage_error_or_a_parse():
+    """A bounded fuzz of the CLI parser (400 argument lists from its own vocabulary and junk, seed 0): every
+    one parses or ends in argparse's usage error (exit 2), never in a traceback."""
+    import contextlib
+    import io
+
+    parser = cli.build_parser()
+    words = ["demo", "predict", "export", "evaluate", "train", "convert", "download", "info", "presets",
+             "lce-runtime", "--model", "--out", "--size", "--batch-size", "--val-samples", "--dataset", "--data-dir",
+             "--task", "--dims", "--devices", "--precision", "--init", "--preset", "--kernel", "--threads", "-h",
+             "0", "-1", "3", "2.5", "nan", "seg", "voc", "synthetic_rooms", "x.tflite", "", "--", "é", "--version"]
+    rng = np.random.default_rng(0)
+    outcomes = {"parsed": 0, "usage error": 0, "help or version": 0}
+    for _ in range(400):
+        argv = [str(rng.choice(words)) for _ in range(int(rng.integers(0, 8)))]
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
+            try:
+                parser.parse_args(argv)
+                outcomes["parsed"] += 1
+            except SystemExit as exit_info:
+                if exit_info.code == 0:
+                    outcomes["help or version"] += 1
+                else:
+                    assert exit_info.code == 2 and "error:" in err.getvalue(), argv
+                    outcomes["usage error"] += 1
+    assert outcomes["usage error"] > 100 and sum(outcomes.values()) == 400
