@@ -1,18 +1,24 @@
 """Trains the demo weights on synthetic_rooms and writes the comparison table.
 
-Runs every (task, binarization) of ``RUNS`` with the same data, schedule and seed,
-one after the other; a finished run (``metrics.json`` present) is skipped and an
-interrupted one resumes from its backup, so the script can be restarted at will:
+Two schedules share the demo architecture and the paper's recipe (AdamW + one-cycle):
 
-    nohup python benchmarks/demo_training.py > demo_training.log 2>&1 &
+- ``ablation``: 5 epochs over 2,000 scenes (1,250 steps), every binarization: the ablation table.
+- ``converged``: 10 epochs over 10,000 scenes (12,500 steps), bidense and fp32: the default presets.
 
-Results: ``runs/<task>_<binarization>/`` (model folder, log.csv, metrics.json) and
-``benchmarks/results/demo_training.json`` + ``.md``.
+Runs of a schedule go one after the other with the same data, schedule and seed; a finished
+run (``metrics.json`` present) is skipped and an interrupted one resumes from its backup, so
+the script can be restarted at will:
+
+    nohup python benchmarks/demo_training.py --schedule converged > converged.log 2>&1 &
+
+Results: ``<work-dir>/runs/<task>_<binarization>/`` (model folder, log.csv, metrics.json) and
+``benchmarks/results/<report>.json`` + ``.md``.
 """
 
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,29 +26,62 @@ RESULTS = ROOT / "benchmarks" / "results"
 DEMO_ARCHITECTURE = {"dims": (32, 64, 128, 256), "depths": (1, 1, 3, 1), "features": 64}
 DEMO_RECIPE = {"epochs": 5, "batch_size": 8, "lr": 1e-3, "image_size": (192, 256), "seed": 0}
 SYNTHETIC = {"train_samples": 2000, "val_samples": 200, "height": 240, "width": 320}
-# Training order: the published bidense models first, then the segmentation comparison (with the
-# exactly exportable variant of the deployment issue), then depth's.
-RUNS = [
-    ("segmentation", "bidense"), ("depth", "bidense"), ("segmentation", "bidense_deployable"),
-    ("segmentation", "fp32"), ("segmentation", "bnn"), ("depth", "fp32"), ("depth", "bnn"),
-]
 
 
-def reported_runs():
-    """Runs of the committed report made with the current settings (their run folders may be gone)."""
-    path = RESULTS / "demo_training.json"
+@dataclass(frozen=True)
+class Schedule:
+    """One training schedule: its recipe, data, runs (task, binarization) and the presets they publish."""
+
+    report: str
+    recipe: dict
+    synthetic: dict
+    runs: tuple
+    presets: dict
+
+
+SCHEDULES = {
+    # Training order: the published bidense models first, then the segmentation comparison (with the
+    # exactly exportable variant of the deployment issue), then depth's.
+    "ablation": Schedule(
+        report="demo_training", recipe=DEMO_RECIPE, synthetic=SYNTHETIC,
+        runs=(("segmentation", "bidense"), ("depth", "bidense"), ("segmentation", "bidense_deployable"),
+              ("segmentation", "fp32"), ("segmentation", "bnn"), ("depth", "fp32"), ("depth", "bnn")),
+        presets={
+            "segmentation_bidense": "bidense_upernet_demo_rooms_seg",
+            "depth_bidense": "bidense_upernet_demo_rooms_depth",
+            "segmentation_bidense_deployable": "bidense_deployable_upernet_demo_rooms_seg",
+            "segmentation_fp32": "fp32_upernet_demo_rooms_seg",
+            "depth_fp32": "fp32_upernet_demo_rooms_depth",
+        },
+    ),
+    "converged": Schedule(
+        report="demo_training_converged", recipe={**DEMO_RECIPE, "epochs": 10},
+        synthetic={**SYNTHETIC, "train_samples": 10000},
+        runs=(("segmentation", "bidense"), ("depth", "bidense"), ("segmentation", "fp32"), ("depth", "fp32")),
+        presets={},
+    ),
+}
+
+
+def settings(schedule):
+    """What a report of ``schedule`` records about how its runs were made (JSON types)."""
+    return json.loads(json.dumps({"architecture": DEMO_ARCHITECTURE, "recipe": schedule.recipe,
+                                  "synthetic_rooms": schedule.synthetic}))
+
+
+def reported_runs(schedule):
+    """Runs of the committed report of ``schedule`` made with its current settings (run folders may be gone)."""
+    path = RESULTS / f"{schedule.report}.json"
     if not path.exists():
         return {}
     report = json.loads(path.read_text())
-    settings = json.loads(json.dumps({"architecture": DEMO_ARCHITECTURE, "recipe": DEMO_RECIPE,
-                                      "synthetic_rooms": SYNTHETIC}))
-    if any(report.get(key) != value for key, value in settings.items()):
+    if any(report.get(key) != value for key, value in settings(schedule).items()):
         return {}
     return report.get("runs", {})
 
 
-def run_all(work_dir, only=None, train=True):
-    """Trains each missing run (of ``only``, default all, unless ``train`` is False).
+def run_all(schedule, work_dir, only=None, train=True):
+    """Trains each missing run of ``schedule`` (of ``only``, default all, unless ``train`` is False).
 
     A run is finished when its ``metrics.json`` exists or the committed report already has it.
 
@@ -53,8 +92,8 @@ def run_all(work_dir, only=None, train=True):
     from bidense_keras.train import experiment
     from bidense_keras.weights import load_folder
 
-    finished = reported_runs()
-    for task, binarization in RUNS:
+    finished = reported_runs(schedule)
+    for task, binarization in schedule.runs:
         name = f"{task}_{binarization}"
         run_dir = Path(work_dir) / "runs" / name
         metrics_path = run_dir / "metrics.json"
@@ -62,9 +101,10 @@ def run_all(work_dir, only=None, train=True):
             print(f"== training {name}", flush=True)
             metrics = experiment.train(
                 task, "synthetic_rooms", Path(work_dir) / "data" / task, run_dir,
-                binarization=binarization, synthetic=SYNTHETIC, verbose=2, **DEMO_RECIPE, **DEMO_ARCHITECTURE,
+                binarization=binarization, synthetic=schedule.synthetic, verbose=2, **schedule.recipe,
+                **DEMO_ARCHITECTURE,
             )
-            stats = model_stats(load_folder(run_dir / "model"), input_size=DEMO_RECIPE["image_size"])
+            stats = model_stats(load_folder(run_dir / "model"), input_size=schedule.recipe["image_size"])
             metrics.update({"binary_params": stats["binary_params"], "float_params": stats["float_params"]})
             metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
         if metrics_path.exists():
@@ -72,17 +112,23 @@ def run_all(work_dir, only=None, train=True):
     return finished
 
 
-PRESET_OF_RUN = {
-    "segmentation_bidense": "bidense_upernet_demo_rooms_seg",
-    "depth_bidense": "bidense_upernet_demo_rooms_depth",
-    "segmentation_bidense_deployable": "bidense_deployable_upernet_demo_rooms_seg",
-    "segmentation_fp32": "fp32_upernet_demo_rooms_seg",
-    "depth_fp32": "fp32_upernet_demo_rooms_depth",
-}
+def recipe_line(schedule):
+    """The recipe of ``schedule`` in one sentence, for the model cards."""
+    recipe, data = schedule.recipe, schedule.synthetic
+    steps = recipe["epochs"] * (data["train_samples"] // recipe["batch_size"])
+    return (f"{recipe['epochs']} epochs ({steps} steps), AdamW + one-cycle (peak lr {recipe['lr']}), batch "
+            f"{recipe['batch_size']}, crops {tuple(recipe['image_size'])}, {data['train_samples']} training scenes "
+            f"at {data['height']}x{data['width']}, seed {recipe['seed']} (benchmarks/demo_training.py "
+            f"--schedule {schedule_name(schedule)})")
 
 
-def publish(work_dir, finished):
-    """Copies each finished run that has a preset into ``weights/<preset>/`` with card and registry entry.
+def schedule_name(schedule):
+    """The key of ``schedule`` in :data:`SCHEDULES`."""
+    return next(name for name, known in SCHEDULES.items() if known is schedule)
+
+
+def publish(schedule, work_dir, finished):
+    """Copies each finished run of ``schedule`` that has a preset into ``weights/<preset>/`` with card and registry entry.
 
     Runs known only from the committed report (no run folder) keep their published weights; their
     metadata, card and registry entry are refreshed. A folder is replaced as a whole, never half-copied.
@@ -93,7 +139,7 @@ def publish(work_dir, finished):
     from bidense_keras.publish import update_registry, write_model_card
     from bidense_keras.weights import METADATA_FILE
 
-    for run, preset in PRESET_OF_RUN.items():
+    for run, preset in schedule.presets.items():
         trained, target = Path(work_dir) / "runs" / run / "model", ROOT / "weights" / preset
         if run not in finished or not (trained.is_dir() or target.is_dir()):
             continue
@@ -106,9 +152,7 @@ def publish(work_dir, finished):
         metadata.update(
             description=f"Demo {task} model (binarization `{binarization}`) trained on procedural synthetic "
             "rooms by bidense_keras: a small ConvNeXt UperNet that shows the pipeline end to end.",
-            recipe=f"{DEMO_RECIPE['epochs']} epochs, AdamW + one-cycle (peak lr {DEMO_RECIPE['lr']}), batch "
-            f"{DEMO_RECIPE['batch_size']}, crops {DEMO_RECIPE['image_size']}, {SYNTHETIC['train_samples']} "
-            "training scenes at 240x320, seed 0 (benchmarks/demo_training.py)",
+            recipe=recipe_line(schedule),
             metrics={k: v for k, v in finished[run].items() if isinstance(v, (int, float))},
             limits="Trained only on synthetic scenes (9 classes, depth 0.3-10 m): it does not transfer to "
             "real photographs. For real data, train on ADE20K/NYUv2 or convert an official checkpoint.",
@@ -145,24 +189,22 @@ def markdown_table(finished):
 def main(argv=None):
     """Runs the script with command-line arguments ``argv`` (default: sys.argv)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work-dir", type=Path, default=ROOT / "outputs" / "demo_training")
+    parser.add_argument("--schedule", choices=sorted(SCHEDULES), default="ablation")
+    parser.add_argument("--work-dir", type=Path, help="default: outputs/demo_training/<schedule>")
     parser.add_argument("--only", nargs="*", help="run names, e.g. segmentation_bidense")
     parser.add_argument("--publish", action="store_true", help="copy finished runs to weights/ and pin them")
     parser.add_argument("--skip-training", action="store_true", help="only report (and publish) finished runs")
     args = parser.parse_args(argv)
-    finished = run_all(args.work_dir, args.only, train=not args.skip_training)
+    schedule = SCHEDULES[args.schedule]
+    work_dir = args.work_dir or ROOT / "outputs" / "demo_training" / args.schedule
+    finished = run_all(schedule, work_dir, args.only, train=not args.skip_training)
     if args.publish:
-        publish(args.work_dir, finished)
-    report = {
-        "command": "python benchmarks/demo_training.py",
-        "architecture": DEMO_ARCHITECTURE,
-        "recipe": DEMO_RECIPE,
-        "synthetic_rooms": SYNTHETIC,
-        "runs": finished,
-    }
+        publish(schedule, work_dir, finished)
+    report = {"command": f"python benchmarks/demo_training.py --schedule {args.schedule}", **settings(schedule),
+              "runs": finished}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "demo_training.json").write_text(json.dumps(report, indent=2) + "\n")
-    (RESULTS / "demo_training.md").write_text(markdown_table(finished))
+    (RESULTS / f"{schedule.report}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS / f"{schedule.report}.md").write_text(markdown_table(finished))
     print(markdown_table(finished))
     return 0
 

@@ -34,7 +34,7 @@ def test_publish_copies_trained_runs_and_refreshes_reported_ones(demo_training, 
     finished = {"segmentation_fp32": {"mIoU": 0.41, "pixAcc": 0.85, "IoU": [0.9], "train_seconds": 1741.6},
                 "segmentation_bidense": {"mIoU": 0.35, "pixAcc": 0.82, "train_seconds": 3558.9},
                 "segmentation_bnn": {"mIoU": 0.25, "pixAcc": 0.77}}  # bnn has no preset
-    demo_training.publish(work, finished)
+    demo_training.publish(demo_training.SCHEDULES["ablation"], work, finished)
 
     registry = json.loads((tmp_path / "registry.json").read_text())
     assert sorted(registry) == ["bidense_upernet_demo_rooms_seg", "fp32_upernet_demo_rooms_seg"]
@@ -74,6 +74,6 @@ def test_an_interrupted_publish_keeps_the_published_folder(demo_training, tmp_pa
 
     monkeypatch.setattr(shutil, "copytree", copy_then_die)
     with pytest.raises(KeyboardInterrupt):
-        demo_training.publish(work, {"segmentation_fp32": {"mIoU": 0.41, "pixAcc": 0.85}})
+        demo_training.publish(demo_training.SCHEDULES["ablation"], work, {"segmentation_fp32": {"mIoU": 0.41, "pixAcc": 0.85}})
     assert {p.name: p.read_bytes() for p in published.iterdir()} == before
     assert sorted(p.name for p in published.parent.iterdir()) == ["fp32_upernet_demo_rooms_seg"]
