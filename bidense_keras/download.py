@@ -14,7 +14,6 @@ import time): ``HF_ENDPOINT`` (Hub address), ``HF_HUB_OFFLINE`` (cache only),
 ``HF_TOKEN`` and ``BIDENSE_KERAS_WEIGHTS`` (a folder holding ``<preset>/`` folders).
 """
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -28,7 +27,8 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from bidense_keras.weights import CONFIG_FILE, METADATA_FILE, MODEL_FILES, WEIGHTS_FILE
+from bidense_keras.files import sha256_of
+from bidense_keras.weights import CONFIG_FILE, METADATA_FILE, PACKED_FILE, REQUIRED_FILES, WEIGHT_FILES, WEIGHTS_FILE
 
 WEIGHTS_ENV = "BIDENSE_KERAS_WEIGHTS"
 LOCAL_HINT = (f"or fetch the folder elsewhere (bidense-keras download PRESET DIR) and set {WEIGHTS_ENV} to a "
@@ -38,24 +38,29 @@ LOCAL_HINT = (f"or fetch the folder elsewhere (bidense-keras download PRESET DIR
 def source_checkout_mirror():
     """``weights/`` of the repository when the package runs from a source checkout, else None.
 
-    An installed wheel has no mirror: its presets come from ``$BIDENSE_KERAS_WEIGHTS`` or the Hub.
+    An installed wheel has no mirror: its presets come from ``$BIDENSE_KERAS_WEIGHTS``, the
+    bundled defaults (:func:`bundled_presets`) or the Hub.
     """
     root = Path(__file__).resolve().parents[1]
     is_checkout = (root / "setup.cfg").is_file() and (root / "bidense_keras" / "__init__.py").is_file()
     return root / "weights" if is_checkout else None
 
 
+def bundled_presets():
+    """The package's ``bundled/`` folder: packed folders of the default presets, shipped in the wheel."""
+    return Path(__file__).resolve().parent / "bundled"
+
+
+def model_files(weights):
+    """The files a local copy of a preset needs: ``config.json``, ``metadata.json`` (current format) and
+    its weights file, ``model.bits.npz`` when published packed, else ``model.weights.h5``."""
+    listed = weights["files"]
+    weights_file = next((name for name in WEIGHT_FILES if name in listed), WEIGHTS_FILE)
+    return [name for name in REQUIRED_FILES if name in listed] + [weights_file]
+
+
 class WeightsError(ValueError):
     """A weight file is missing, could not be downloaded, or fails its size or sha256 check."""
-
-
-def sha256_of(path, chunk_size=1 << 20):
-    """The hex sha256 of the file at ``path``, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        while chunk := file.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def verify_file(path, expected, label):
@@ -164,7 +169,7 @@ def download_file(repo_id, filename, revision, expected, cache_dir=None, label=N
 
 def _local_folder(folder, weights, label):
     """``folder`` with every file of ``weights`` it holds verified, or None if it lacks a model file."""
-    if not all((folder / name).is_file() for name in MODEL_FILES if name in weights["files"]):
+    if not all((folder / name).is_file() for name in model_files(weights)):
         return None
     for name, expected in weights["files"].items():
         if (folder / name).is_file():
@@ -179,13 +184,13 @@ def resolve_preset_folder(preset, weights, path=None, mirror=None, cache_dir=Non
 
     1. ``path`` (it must hold the model files);
     2. ``$BIDENSE_KERAS_WEIGHTS/<preset>/``;
-    3. the repository mirror ``mirror/<preset>/`` (default: ``weights/`` of a source checkout);
-    4. the Hub: every file of ``weights["files"]`` at the pinned revision (the cache's snapshot folder).
+    3. the packed defaults bundled in the package (:func:`bundled_presets`);
+    4. the repository mirror ``mirror/<preset>/`` (default: ``weights/`` of a source checkout);
+    5. the Hub: the :func:`model_files` at the pinned revision (the cache's snapshot folder).
 
-    A local folder is a candidate when it holds the model files (``config.json``,
-    ``model.weights.h5`` and, for the current format, ``metadata.json``);
-    its files listed in ``weights["files"]`` are verified, and a wrong one raises (the
-    folder is not skipped). Optional files (e.g. ``README.md``) may be absent locally.
+    A local folder is a candidate when it holds the :func:`model_files`; its files listed in
+    ``weights["files"]`` are verified, and a wrong one raises (the folder is not skipped).
+    Other files (``README.md``, the second weights file) may be absent.
 
     Args:
         preset: preset name, used for the folder name and in messages.
@@ -200,32 +205,43 @@ def resolve_preset_folder(preset, weights, path=None, mirror=None, cache_dir=Non
     if path is not None:
         folder = _local_folder(Path(path), weights, preset)
         if folder is None:
-            required = [name for name in MODEL_FILES if name in weights["files"]]
-            raise WeightsError(f"{preset}: {path} does not hold the model files {', '.join(required)}.")
+            raise WeightsError(f"{preset}: {path} does not hold the model files {', '.join(model_files(weights))}.")
         return folder
     environment, mirror = os.environ.get(WEIGHTS_ENV), mirror or source_checkout_mirror()
-    for root in filter(None, (environment, mirror)):
+    for root in filter(None, (environment, bundled_presets(), mirror)):
         folder = _local_folder(Path(root) / preset, weights, preset)
         if folder is not None:
             return folder
     try:
         files = [
-            download_file(weights["repo_id"], name, weights["revision"], expected, cache_dir, label=preset)
-            for name, expected in weights["files"].items()
+            download_file(weights["repo_id"], name, weights["revision"], weights["files"][name], cache_dir, label=preset)
+            for name in model_files(weights)
         ]
     except WeightsError as error:
-        searched = (f"${WEIGHTS_ENV}/{preset} " + ("(not there)" if environment else "(unset)") + ", "
+        searched = (f"${WEIGHTS_ENV}/{preset} " + ("(not there)" if environment else "(unset)") + ", the "
+                    "package's bundled presets (not this one), "
                     + (f"mirror {mirror}/{preset} (not there)" if mirror else "no repository mirror (installed package)"))
         raise WeightsError(f"{error} Searched before the Hub: {searched}.") from error
     return files[0].parent
 
 
+def _optional_file(repo_id, name, revision, cache_dir):
+    """``name`` of ``repo_id`` fetched into the cache, or None when the repository has no such file."""
+    try:
+        return download_file(repo_id, name, revision, None, cache_dir)
+    except WeightsError as error:
+        if not isinstance(error.__cause__, RemoteEntryNotFoundError):
+            raise
+        return None
+
+
 def resolve_uri(uri, cache_dir=None):
     """The local folder of ``hf://owner/repo[@revision]`` (revision ``main`` by default).
 
-    ``config.json`` and ``model.weights.h5`` are fetched into the Hugging Face cache, and
-    ``metadata.json`` when the repository has one (Keras-saved repositories do too). No
-    checksum is pinned for user repositories: loading checks the weights against the config.
+    ``config.json``, ``metadata.json`` when the repository has one (Keras-saved repositories do
+    too) and one weights file are fetched into the Hugging Face cache: ``model.bits.npz`` when the
+    repository has it (checked against the sha256 its metadata pins), else ``model.weights.h5``. No
+    checksum is pinned for user repositories by the registry: loading checks the weights against the config.
 
     Raises:
         WeightsError: when a required file cannot be downloaded.
@@ -233,10 +249,9 @@ def resolve_uri(uri, cache_dir=None):
     repo_id, _, revision = str(uri).removeprefix("hf://").partition("@")
     if repo_id.count("/") != 1 or not all(repo_id.split("/")):
         raise ValueError(f"{uri!r} is not a Hub address; write hf://owner/repo or hf://owner/repo@revision.")
-    files = [download_file(repo_id, name, revision or "main", None, cache_dir) for name in (CONFIG_FILE, WEIGHTS_FILE)]
-    try:
-        download_file(repo_id, METADATA_FILE, revision or "main", None, cache_dir)
-    except WeightsError as error:
-        if not isinstance(error.__cause__, RemoteEntryNotFoundError):
-            raise
-    return files[0].parent
+    revision = revision or "main"
+    config = download_file(repo_id, CONFIG_FILE, revision, None, cache_dir)
+    has_metadata = _optional_file(repo_id, METADATA_FILE, revision, cache_dir) is not None
+    if not (has_metadata and _optional_file(repo_id, PACKED_FILE, revision, cache_dir) is not None):
+        download_file(repo_id, WEIGHTS_FILE, revision, None, cache_dir)
+    return config.parent

@@ -1,6 +1,7 @@
-"""Writing files so that an interrupted write never leaves a half-written file behind."""
+"""Files: written so that an interrupted write never leaves a half-written file behind, and hashed."""
 
 import contextlib
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -59,3 +60,12 @@ def atomic_folder(path):
     finally:
         shutil.rmtree(partial, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
+
+
+def sha256_of(path, chunk_size=1 << 20):
+    """The hex sha256 of the file at ``path``, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,6 +1,6 @@
 """Publishing model folders (maintainers): model cards, the pinned registry, Hub uploads.
 
-``python -m bidense_keras.publish check|card|registry|push FOLDER``. The registry
+``python -m bidense_keras.publish pack|check|card|registry|push FOLDER`` and ``bundle``. The registry
 (``published_weights.json``, read by :mod:`bidense_keras.registry`) is written by
 :func:`update_registry` from the folders themselves, never by hand: for each preset it pins
 the Hub repository, the revision and the sha256 and size of every file.
@@ -15,11 +15,18 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from bidense_keras import registry
-from bidense_keras.download import sha256_of
+from bidense_keras.download import bundled_presets, model_files, source_checkout_mirror
 from bidense_keras.exits import run_command
-from bidense_keras.files import write_text_atomic
-from bidense_keras.presets import PRESETS
-from bidense_keras.weights import METADATA_FILE, load_folder, model_arguments, read_metadata
+from bidense_keras.files import atomic_folder, sha256_of, write_text_atomic
+from bidense_keras.presets import DEFAULT_PRESETS, PRESETS
+from bidense_keras.weights import (
+    METADATA_FILE,
+    PACKED_PIN,
+    load_folder,
+    model_arguments,
+    read_metadata,
+    save_pretrained,
+)
 
 CARD_FILE = "README.md"
 HUB_ORGANISATION = "bidense-keras"
@@ -120,7 +127,10 @@ def model_card(folder, repo_id=None):
         f"depths {list(arguments['depths'])}, decoder width {arguments['features']}; {head}.",
         f"- input: RGB in [0, 255], any size (trained at {metadata.get('input_size')}); ImageNet "
         "normalization inside the model.",
-        "- a Keras model folder: `keras.saving.load_model(folder)` loads it once `bidense_keras` is imported.", "",
+        "- a Keras model folder: `keras.saving.load_model(folder)` loads it once `bidense_keras` is imported.",
+        *([f"- `model.bits.npz` ({metadata[PACKED_PIN]['size'] / 1e6:.2f} MB): the same weights with every binary "
+           "kernel as sign bits and one scale per channel, what `bk.load` reads; `model.weights.h5` holds them "
+           "as float32 for Keras."] if metadata.get(PACKED_PIN) else []), "",
         "## Use", "```python", usage_snippet(folder.name, repo_id), "```", "",
         "## Data and recipe",
         f"- dataset: {dataset}",
@@ -144,6 +154,17 @@ QUICK_CHECK = {"held_out_scenes": 16, "size": [240, 320], "seed": 0}
 QUICK_CHECK_METRICS = {"segmentation": ("mIoU", "pixAcc"), "depth": ("d1", "abs_rel")}
 
 
+def _held_out_metrics(folder, data_dir, scenes):
+    """Every metric of a synthetic-rooms model folder on the first ``scenes`` held-out scenes (model, metrics)."""
+    from bidense_keras.train import experiment  # training code: only for this maintainer step
+
+    model = load_folder(folder)
+    synthetic = {"val_samples": scenes, "height": QUICK_CHECK["size"][0], "width": QUICK_CHECK["size"][1],
+                 "seed": QUICK_CHECK["seed"]}
+    scenes_dir = Path(data_dir) / f"held_out_{scenes}"  # one split per size: a split is never rewritten
+    return model, experiment.evaluate(model, "synthetic_rooms", scenes_dir, batch_size=8, synthetic=synthetic)
+
+
 def measure_quick_check(folder, data_dir):
     """Metrics of a synthetic-rooms model folder on the first :data:`QUICK_CHECK` held-out scenes.
 
@@ -151,21 +172,75 @@ def measure_quick_check(folder, data_dir):
     can re-measure every published preset in seconds (the card's full metrics take 200 scenes).
     Returns ``{**QUICK_CHECK, "metrics": {...}}``.
     """
-    from bidense_keras.train import experiment  # training code: only for this maintainer step
-
-    model = load_folder(folder)
-    synthetic = {"val_samples": QUICK_CHECK["held_out_scenes"], "height": QUICK_CHECK["size"][0],
-                 "width": QUICK_CHECK["size"][1], "seed": QUICK_CHECK["seed"]}
-    metrics = experiment.evaluate(model, "synthetic_rooms", data_dir, batch_size=8, synthetic=synthetic)
+    model, metrics = _held_out_metrics(folder, data_dir, QUICK_CHECK["held_out_scenes"])
     return {**QUICK_CHECK, "metrics": {key: metrics[key] for key in QUICK_CHECK_METRICS[model.task]}}
+
+
+def _update_metadata(folder, **entries):
+    metadata = {**read_metadata(folder), **entries}
+    write_text_atomic(Path(folder) / METADATA_FILE, json.dumps(metadata, indent=2) + "\n")
 
 
 def record_quick_check(folder, data_dir):
     """Measures :func:`measure_quick_check` and writes it into the folder's ``metadata.json``; returns it."""
     check = measure_quick_check(folder, data_dir)
-    metadata = {**read_metadata(folder), "quick_check": check}
-    write_text_atomic(Path(folder) / METADATA_FILE, json.dumps(metadata, indent=2) + "\n")
+    _update_metadata(folder, quick_check=check)
     return check
+
+
+def record_held_out_metrics(folder, data_dir, scenes=200):
+    """Measures the card's metrics again on ``scenes`` held-out scenes (the split training evaluates on).
+
+    The numbers replace those in ``metadata.json``'s ``metrics``; counts and timings stay. Returns the metrics.
+    """
+    _, measured = _held_out_metrics(folder, data_dir, scenes)
+    measured = {key: value for key, value in measured.items() if isinstance(value, (int, float))}
+    _update_metadata(folder, metrics={**read_metadata(folder).get("metrics", {}), **measured})
+    return measured
+
+
+# metadata.json entries that save_pretrained writes itself.
+SAVED_ENTRIES = ("format", "task", "keras_version", "bidense_keras_version", "date_saved", "parameter_count", PACKED_PIN)
+
+
+def pack_folder(folder):
+    """Rewrites a model folder packed (``model.bits.npz`` beside the canonical ``.h5``), keeping its metadata.
+
+    The binary kernels become canonical (:mod:`bidense_keras.packing`), so metrics measured before
+    should be measured again (``check``, and ``bidense-keras evaluate``); the card is rewritten.
+
+    Returns:
+        The size in bytes of the packed weights file.
+    """
+    metadata = {key: value for key, value in read_metadata(folder).items() if key not in SAVED_ENTRIES}
+    save_pretrained(load_folder(folder), folder, packed=True, **metadata)
+    write_model_card(folder)
+    return read_metadata(folder)[PACKED_PIN]["size"]
+
+
+def bundle(presets=None, mirror=None, target=None):
+    """Copies the model files of packed presets (default: the defaults) into the package's ``bundled/``.
+
+    Args:
+        presets: preset names (their folders must be published packed).
+        mirror: folder of published ``<preset>/`` folders (default: the checkout's ``weights/``).
+        target: default :func:`bidense_keras.download.bundled_presets`.
+
+    Returns:
+        ``{preset: bytes bundled}``.
+    """
+    presets = sorted(presets or set(DEFAULT_PRESETS.values()))
+    mirror, target = Path(mirror or source_checkout_mirror()), Path(target or bundled_presets())
+    sizes = {}
+    for preset in presets:
+        names = model_files({"files": file_records(mirror / preset)})
+        if names[-1] != "model.bits.npz":
+            raise ValueError(f"{mirror / preset} is not packed: run `python -m bidense_keras.publish pack` first.")
+        with atomic_folder(target / preset) as partial:
+            for name in names:
+                (partial / name).write_bytes((mirror / preset / name).read_bytes())
+        sizes[preset] = sum((target / preset / name).stat().st_size for name in names)
+    return sizes
 
 
 def push(folder, repo_id=None, token=None):
@@ -190,12 +265,18 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="python -m bidense_keras.publish", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
+    pack = commands.add_parser("pack", help="rewrite a model folder with its binary kernels also stored as bits")
+    pack.add_argument("folder", help="weights/<preset> or any model folder")
+    packed = commands.add_parser("bundle", help="copy the packed default presets into the package (bundled/)")
+    packed.add_argument("presets", nargs="*", help="default: the default presets")
     card = commands.add_parser("card", help="write a model folder's README.md from its config and metadata")
     card.add_argument("folder", help="weights/<preset> or any model folder")
     card.add_argument("--repo-id", help="Hub repository named in the usage snippet of a non-preset folder")
     check = commands.add_parser("check", help="measure a synthetic-rooms folder on 16 held-out scenes into metadata.json")
     check.add_argument("folder", help="weights/<preset>")
     check.add_argument("--data-dir", required=True, help="where the held-out scenes are rendered (or already are)")
+    check.add_argument("--full", action="store_true",
+                       help="also measure the card's metrics again on the 200 held-out scenes training used")
     pin = commands.add_parser("registry", help="pin a model folder's files (sha256, size) in the registry")
     pin.add_argument("folder", help="weights/<preset>")
     pin.add_argument("--revision", default="main", help="Hub commit of the files")
@@ -206,10 +287,17 @@ def build_parser():
 
 
 def _run(args):
-    if args.command == "card":
+    if args.command == "pack":
+        print(f"packed {args.folder}: {pack_folder(args.folder):,} bytes of weights; measure it again (check)")
+    elif args.command == "bundle":
+        for preset, size in bundle(args.presets).items():
+            print(f"bundled {preset}: {size:,} bytes")
+    elif args.command == "card":
         print(f"wrote {write_model_card(args.folder, args.repo_id)}")
     elif args.command == "check":
         print(f"{args.folder}: {record_quick_check(args.folder, args.data_dir)}")
+        if args.full:
+            print(f"{args.folder}: {record_held_out_metrics(args.folder, args.data_dir)}")
     elif args.command == "registry":
         entry = update_registry(args.folder, revision=args.revision)
         print(f"recorded {len(entry['files'])} files of {Path(args.folder).name} in {registry.REGISTRY_PATH}")

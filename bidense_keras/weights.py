@@ -9,6 +9,9 @@ A folder (the Hugging Face Hub layout, and the unzipped ``.keras`` layout that
   ``date_saved``, ``parameter_count`` and what describes the weights (``dataset``,
   ``input_size``, ``metrics``, ``recipe``, ``description``, ``limits``, ``source``, ``base_model``);
 * ``model.weights.h5``: the Keras weights file;
+* ``model.bits.npz`` (packed folders): the same weights with every binary kernel as sign bits
+  (:mod:`bidense_keras.packing`), pinned by sha256 in ``metadata.json``; read in preference to the
+  ``.h5``, and the only weights file a folder needs (the defaults shipped in the wheel have no ``.h5``);
 * ``README.md``: the model card, written by :mod:`bidense_keras.publish`.
 
 Folders of the first format (``bidense_keras/1``: one ``config.json`` holding ``format``,
@@ -21,34 +24,38 @@ from pathlib import Path
 
 import keras
 
-from bidense_keras import compat
-from bidense_keras.files import atomic_folder
+from bidense_keras import compat, packing
+from bidense_keras.files import atomic_folder, sha256_of
 from bidense_keras.models import UperNet
 from bidense_keras.transfer import with_overrides
 
 CONFIG_FILE = "config.json"
 METADATA_FILE = "metadata.json"
 WEIGHTS_FILE = "model.weights.h5"
+PACKED_FILE = "model.bits.npz"
+PACKED_PIN = "packed_weights"  # metadata.json entry: {"sha256", "size"} of PACKED_FILE
 FORMAT = "bidense_keras/2"
 LEGACY_FORMAT = "bidense_keras/1"
-MODEL_FILES = (CONFIG_FILE, METADATA_FILE, WEIGHTS_FILE)
+REQUIRED_FILES = (CONFIG_FILE, METADATA_FILE)
+WEIGHT_FILES = (PACKED_FILE, WEIGHTS_FILE)  # either makes a folder complete; the first found is loaded
 
 
-def _without_optimizer(model):
-    """``model``, or an uncompiled copy when it has an optimizer (whose state save_weights would also store)."""
-    if getattr(model, "optimizer", None) is None:
-        return model
+def _copy(model):
+    """An uncompiled copy of ``model`` with its weights."""
     clean = UperNet.from_config(model.get_config())
     clean.set_weights(model.get_weights())
     return clean
 
 
-def save_pretrained(model, directory, **metadata):
+def save_pretrained(model, directory, *, packed=False, **metadata):
     """Writes ``model`` as a model folder: ``config.json``, ``metadata.json``, ``model.weights.h5``.
 
     Args:
         model: a :class:`~bidense_keras.models.UperNet`.
         directory: the model folder; an existing one is replaced as a whole.
+        packed: also write ``model.bits.npz`` (binary kernels as bits, about 1/20 of the ``.h5`` for
+            ConvNeXt-T). Both files then hold the canonical binary kernels ``mean|W_o| * sign(W)``
+            (see :mod:`bidense_keras.packing`), which ``model`` itself is left without.
         **metadata: entries of ``metadata.json``, e.g. ``dataset``, ``input_size``, ``metrics``,
             ``recipe``, ``description``, ``base_model``.
 
@@ -60,7 +67,10 @@ def save_pretrained(model, directory, **metadata):
     """
     from bidense_keras import __version__
 
-    model = _without_optimizer(model)
+    if packed:
+        model = packing.canonicalize(_copy(model))
+    elif getattr(model, "optimizer", None) is not None:  # save_weights would store its state too
+        model = _copy(model)
     metadata = {
         "format": FORMAT,
         "task": model.task,
@@ -73,8 +83,11 @@ def save_pretrained(model, directory, **metadata):
     with atomic_folder(directory) as partial:
         config = keras.saving.serialize_keras_object(model)
         (partial / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
-        (partial / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=list) + "\n")
         model.save_weights(partial / WEIGHTS_FILE)
+        if packed:
+            bits = packing.save_packed(model, partial / PACKED_FILE)
+            metadata[PACKED_PIN] = {"sha256": sha256_of(bits), "size": bits.stat().st_size}
+        (partial / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=list) + "\n")
     return Path(directory)
 
 
@@ -112,6 +125,29 @@ def read_metadata(directory):
     return _read_json(directory / METADATA_FILE)
 
 
+def weights_file(directory):
+    """The weights file :func:`load_folder` reads: ``model.bits.npz`` if there, else ``model.weights.h5``.
+
+    Raises:
+        FileNotFoundError: the folder has neither.
+    """
+    for name in WEIGHT_FILES:
+        if (Path(directory) / name).is_file():
+            return Path(directory) / name
+    raise FileNotFoundError(f"No weights file ({' or '.join(WEIGHT_FILES)}) in model folder {directory}.")
+
+
+def _check_pin(path, pin):
+    """Refuses ``path`` when its size or sha256 differs from ``pin`` (from metadata.json), or nothing pins it."""
+    if not isinstance(pin, dict):
+        raise ValueError(f"{path.parent / METADATA_FILE} has no {PACKED_PIN!r} entry pinning {path.name}: write "
+                         "the folder with save_pretrained(model, folder, packed=True).")
+    size, digest = path.stat().st_size, sha256_of(path)
+    if (size, digest) != (pin.get("size"), pin.get("sha256")):
+        raise ValueError(f"{path} is corrupt: checksum mismatch (sha256 {digest}, {size} bytes; {METADATA_FILE} "
+                         f"pins sha256 {pin.get('sha256')}, {pin.get('size')} bytes).")
+
+
 def is_model_folder(path):
     """Whether ``path`` is a folder holding a ``config.json`` (a model folder, or a broken one to report)."""
     return Path(path).is_dir() and (Path(path) / CONFIG_FILE).is_file()
@@ -119,6 +155,9 @@ def is_model_folder(path):
 
 def load_folder(directory, **overrides):
     """The model of a folder written by :func:`save_pretrained` (or of the first format), weights loaded.
+
+    The weights come from ``model.bits.npz`` when the folder has one (checked against its pin), else
+    from ``model.weights.h5``.
 
     Args:
         directory: the model folder.
@@ -129,16 +168,20 @@ def load_folder(directory, **overrides):
 
     Raises:
         FileNotFoundError: a file of the folder is missing.
-        ValueError: a config that is not a bidense_keras model, or weights that do not fit it.
+        ValueError: a config that is not a bidense_keras model, weights that do not fit it, or a
+            ``model.bits.npz`` whose sha256 differs from the one ``metadata.json`` pins.
         TypeError: an override that changes the architecture the weights were trained for.
     """
     directory = Path(directory)
     model = UperNet(**model_arguments(directory))
-    weights = directory / WEIGHTS_FILE
-    if not weights.is_file():
-        raise FileNotFoundError(f"No {WEIGHTS_FILE} in model folder {directory}.")
+    weights = weights_file(directory)
+    if weights.name == PACKED_FILE:
+        _check_pin(weights, read_metadata(directory).get(PACKED_PIN))
     try:
-        compat.load_weights_strictly(model, weights)
+        if weights.name == PACKED_FILE:
+            packing.load_packed(model, weights)
+        else:
+            compat.load_weights_strictly(model, weights)
     except (ValueError, OSError, KeyError) as error:
         raise ValueError(f"{weights} does not fit the architecture in {CONFIG_FILE}: {error}") from error
     return with_overrides(model, **overrides)

@@ -9,7 +9,9 @@ import time
 import pytest
 from huggingface_hub import constants
 
-from bidense_keras.download import WeightsError, resolve_preset_folder, resolve_uri, sha256_of
+from bidense_keras import download
+from bidense_keras.download import WeightsError, resolve_preset_folder, resolve_uri
+from bidense_keras.files import sha256_of
 from tests.hub_server import HubServer
 
 PRESET = "tiny_preset"
@@ -22,7 +24,13 @@ FILES = {
     "model.weights.h5": bytes(range(256)) * 16,
     "README.md": b"# tiny preset\n",
 }
+NEEDED = ("config.json", "model.weights.h5")  # what a local copy needs: README.md is not fetched
+PACKED_REPO = "bidense-keras/packed_preset"
+PACKED_FILES = {  # published with both weight files: only the bits are fetched
+    **FILES, "metadata.json": b'{"packed_weights": {}}', "model.bits.npz": bytes(range(64)) * 4,
+}
 FINETUNE_FILES = {"config.json": b'{"finetuned": true}', "model.weights.h5": bytes(range(255, -1, -1)) * 8}
+PACKED_FINETUNE_REPO = "someone/packed-finetune"
 
 
 def entry(files=FILES, repo_id=REPO, revision=COMMIT):
@@ -42,7 +50,9 @@ def hub(monkeypatch):
     recorded, and huggingface_hub's telemetry (a daily ``GET {ENDPOINT}/api/agent-harnesses``,
     its endpoint fixed at import time) is off.
     """
-    server = HubServer({(REPO, COMMIT): FILES, (FINETUNE_REPO, FINETUNE_COMMIT): FINETUNE_FILES}).start()
+    server = HubServer({(REPO, COMMIT): FILES, (PACKED_REPO, COMMIT): PACKED_FILES,
+                        (FINETUNE_REPO, FINETUNE_COMMIT): FINETUNE_FILES,
+                        (PACKED_FINETUNE_REPO, FINETUNE_COMMIT): PACKED_FILES}).start()
     blocked = []
     lookup = socket.getaddrinfo
 
@@ -91,8 +101,8 @@ def write_folder(folder, files=FILES):
 
 
 def assert_preset_files(folder):
-    for name, data in FILES.items():
-        assert (folder / name).read_bytes() == data
+    for name in NEEDED:
+        assert (folder / name).read_bytes() == FILES[name]
 
 
 def assert_not_cached(cache, mirror, monkeypatch):
@@ -108,16 +118,24 @@ def assert_downloads_again(hub, cache, mirror):
     """With the fault cleared, the next call downloads (GETs) and returns verified files."""
     gets = hub.count("GET")
     assert_preset_files(resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=cache))
-    assert hub.count("GET") - gets == len(FILES)
+    assert hub.count("GET") - gets == len(NEEDED)
 
 
 def test_first_download_lands_in_cache(hub, cache, mirror):
     folder = resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=cache)
     assert folder.is_relative_to(cache) and folder.name == COMMIT
     assert_preset_files(folder)
-    assert hub.count("GET") == len(FILES)
+    assert hub.count("GET") == len(NEEDED)
     blobs = list((cache / "models--bidense-keras--tiny_preset" / "blobs").iterdir())
-    assert sorted(sha256_of(blob) for blob in blobs) == sorted(pin["sha256"] for pin in WEIGHTS["files"].values())
+    assert sorted(sha256_of(blob) for blob in blobs) == sorted(WEIGHTS["files"][name]["sha256"] for name in NEEDED)
+
+
+def test_a_packed_preset_fetches_its_bits_not_the_h5(hub, cache, mirror):
+    folder = resolve_preset_folder("packed_preset", entry(PACKED_FILES, repo_id=PACKED_REPO), mirror=mirror,
+                                   cache_dir=cache)
+    fetched = sorted(path.rsplit("/", 1)[1] for method, path, _ in hub.requests if method == "GET")
+    assert fetched == ["config.json", "metadata.json", "model.bits.npz"]
+    assert (folder / "model.bits.npz").read_bytes() == PACKED_FILES["model.bits.npz"]
 
 
 def test_cached_load_makes_no_request_and_works_with_server_stopped(hub, cache, mirror):
@@ -140,8 +158,8 @@ def test_offline_mode_uses_cache_and_fails_clearly_without_it(hub, cache, mirror
 
 
 def test_unknown_file_or_repo_is_named(hub, cache, mirror):
-    missing_file = entry({**FILES, "extra.bin": b"x"})
-    with pytest.raises(WeightsError, match=rf"{PRESET}: extra\.bin not found in {REPO}"):
+    missing_file = entry({**FILES, "metadata.json": b"{}"})
+    with pytest.raises(WeightsError, match=rf"{PRESET}: metadata\.json not found in {REPO}"):
         resolve_preset_folder(PRESET, missing_file, mirror=mirror, cache_dir=cache)
     with pytest.raises(WeightsError, match=r"repository bidense-keras/nope not found .*config\.json"):
         resolve_preset_folder(PRESET, entry(repo_id="bidense-keras/nope"), mirror=mirror, cache_dir=cache)
@@ -210,6 +228,10 @@ def test_resolution_order_and_local_verification(hub, cache, mirror, tmp_path, m
     assert resolve_preset_folder(PRESET, WEIGHTS, path=explicit, mirror=mirror, cache_dir=cache) == explicit
     assert resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=cache) == env_root / PRESET
     monkeypatch.delenv("BIDENSE_KERAS_WEIGHTS")
+    monkeypatch.setattr(download, "bundled_presets", lambda: tmp_path / "bundled")
+    write_folder(tmp_path / "bundled" / PRESET, {name: FILES[name] for name in NEEDED})  # as in the wheel
+    assert resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=cache) == tmp_path / "bundled" / PRESET
+    (tmp_path / "bundled" / PRESET / "config.json").unlink()
     assert resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=cache) == mirror / PRESET
     assert hub.count() == 0
     assert resolve_preset_folder(PRESET, WEIGHTS, mirror=tmp_path / "none", cache_dir=cache).is_relative_to(cache)
@@ -230,7 +252,7 @@ def test_resolution_order_and_local_verification(hub, cache, mirror, tmp_path, m
 
 
 def test_resolve_uri_fetches_a_hub_repository(hub, cache, tmp_path):
-    """config.json and model.weights.h5 are required; metadata.json is fetched when the repository has one."""
+    """config.json and a weights file are required (the bits when the repository has them and metadata.json)."""
     with pytest.raises(ValueError, match="not a Hub address"):
         resolve_uri("hf://owner/repo/extra")
     folder = resolve_uri(f"hf://{FINETUNE_REPO}@{FINETUNE_COMMIT}", cache_dir=cache)
@@ -238,5 +260,7 @@ def test_resolve_uri_fetches_a_hub_repository(hub, cache, tmp_path):
     for name, data in FINETUNE_FILES.items():
         assert (folder / name).read_bytes() == data
     assert resolve_uri(f"hf://{FINETUNE_REPO}", cache_dir=cache) == folder
+    packed = resolve_uri(f"hf://{PACKED_FINETUNE_REPO}@{FINETUNE_COMMIT}", cache_dir=cache)
+    assert sorted(path.name for path in packed.iterdir()) == ["config.json", "metadata.json", "model.bits.npz"]
     with pytest.raises(WeightsError, match=f"revision v9 not found in {FINETUNE_REPO}"):
         resolve_uri(f"hf://{FINETUNE_REPO}@v9", cache_dir=cache)

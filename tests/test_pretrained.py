@@ -5,6 +5,7 @@ import pytest
 
 import bidense_keras as bk
 from bidense_keras import download, presets, registry
+from bidense_keras.files import sha256_of
 from bidense_keras.weights import save_pretrained
 from tests.conftest import SMALL
 
@@ -20,7 +21,7 @@ def published(tmp_path_factory):
         weight.assign(np.random.default_rng(len(weight.path)).normal(size=weight.shape).astype("float32") * 0.05
                       + (1.0 if "variance" in weight.path else 0.0))
     folder = save_pretrained(model, mirror / PRESET)
-    files = {p.name: {"sha256": download.sha256_of(p), "size": p.stat().st_size} for p in folder.iterdir()}
+    files = {p.name: {"sha256": sha256_of(p), "size": p.stat().st_size} for p in folder.iterdir()}
     entry = {"task": "segmentation", "dataset": "test", "backbone": None, "input_size": (64, 64),
              "architecture": {**SMALL, "num_classes": 4},
              "weights": {"repo_id": f"bidense-keras/{PRESET}", "revision": "0" * 40, "files": files}}
@@ -58,7 +59,8 @@ def test_load_reads_a_local_folder(published):
 
 
 def test_published_preset_downloads_from_a_local_hub_then_works_offline(tmp_path, monkeypatch):
-    """segmentation(pretrained=True) with the weights/ mirror hidden: download, verify, cache, offline."""
+    """segmentation(pretrained=True) with the weights/ mirror and the bundled copy hidden: download, verify,
+    cache, offline."""
     import socket
     from pathlib import Path
 
@@ -82,12 +84,13 @@ def test_published_preset_downloads_from_a_local_hub_then_works_offline(tmp_path
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(download, "source_checkout_mirror", lambda: None)
+    monkeypatch.setattr(download, "bundled_presets", lambda: tmp_path / "no-bundled-presets")
     monkeypatch.setenv("HF_ENDPOINT", server.url)
     monkeypatch.delenv("BIDENSE_KERAS_WEIGHTS", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     try:
         downloaded = bk.segmentation(pretrained=True)
-        assert server.count("GET") >= len(files)
+        assert server.count("GET") == len(download.model_files(weights))
     finally:
         server.stop()
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -128,3 +131,17 @@ def test_every_published_preset_reproduces_its_quick_check(preset, held_out_dirs
     assert measured["held_out_scenes"] == recorded["held_out_scenes"] == 16
     for key, value in recorded["metrics"].items():
         assert measured["metrics"][key] == pytest.approx(value, abs=0.02), key
+
+
+def test_the_bundled_defaults_are_the_published_packed_files():
+    """bidense_keras/bundled (shipped in the wheel) holds the mirror's config, metadata and bits, nothing else."""
+    from tests.conftest import WEIGHTS_DIR
+
+    bundled = download.bundled_presets()
+    assert sorted(path.name for path in bundled.iterdir()) == sorted(set(presets.DEFAULT_PRESETS.values()))
+    for preset in presets.DEFAULT_PRESETS.values():
+        names = sorted(path.name for path in (bundled / preset).iterdir())
+        assert names == ["config.json", "metadata.json", "model.bits.npz"]
+        for name in names:
+            assert (bundled / preset / name).read_bytes() == (WEIGHTS_DIR / preset / name).read_bytes(), name
+        assert download.resolve_preset_folder(preset, presets.PRESETS[preset]["weights"]) == bundled / preset

@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from bidense_keras import publish, registry
-from bidense_keras.download import sha256_of
+from bidense_keras.files import sha256_of
 from tests.conftest import write_model_folder
 
 
@@ -81,3 +81,40 @@ def test_push_uploads_and_pins_the_commit(folder, tmp_path, monkeypatch):
     assert publish.main(["push", str(folder), "--repo-id", "me/demo"]) == 0
     assert ("upload", "me/demo", str(folder)) in calls
     assert registry.read_registry(tmp_path / "registry.json")[folder.name]["revision"] == "c" * 40
+
+
+@pytest.fixture
+def trained_folder(tmp_path):
+    import keras
+
+    import bidense_keras as bk
+    from bidense_keras.weights import save_pretrained
+    from tests.conftest import SMALL
+
+    keras.utils.set_random_seed(0)
+    return save_pretrained(bk.segmentation(**SMALL, num_classes=4), tmp_path / "mirror" / "small_preset",
+                           dataset="synthetic_rooms", metrics={"mIoU": 0.5, "train_seconds": 12.0})
+
+
+def test_pack_keeps_the_metadata_and_bundle_copies_only_the_packed_model_files(trained_folder, tmp_path):
+    from bidense_keras.weights import PACKED_FILE, load_folder, read_metadata
+
+    before = read_metadata(trained_folder)
+    size = publish.pack_folder(trained_folder)
+    after = read_metadata(trained_folder)
+    assert after["packed_weights"]["size"] == size == (trained_folder / PACKED_FILE).stat().st_size
+    assert {key: after[key] for key in ("dataset", "metrics")} == {key: before[key] for key in ("dataset", "metrics")}
+    assert f"`model.bits.npz` ({size / 1e6:.2f} MB)" in (trained_folder / "README.md").read_text()
+
+    sizes = publish.bundle(["small_preset"], mirror=trained_folder.parent, target=tmp_path / "bundled")
+    bundled = tmp_path / "bundled" / "small_preset"
+    assert sorted(path.name for path in bundled.iterdir()) == ["config.json", "metadata.json", "model.bits.npz"]
+    assert sizes == {"small_preset": sum(path.stat().st_size for path in bundled.iterdir())}
+    assert all((bundled / path.name).read_bytes() == path.read_bytes() for path in bundled.iterdir())
+    assert load_folder(bundled).count_params() == load_folder(trained_folder).count_params()
+
+
+def test_bundle_refuses_a_folder_that_is_not_packed(trained_folder, tmp_path):
+    with pytest.raises(ValueError, match="is not packed: run `python -m bidense_keras.publish pack` first"):
+        publish.bundle(["small_preset"], mirror=trained_folder.parent, target=tmp_path / "bundled")
+    assert not (tmp_path / "bundled").exists()

@@ -1,11 +1,13 @@
 """What a ``pip install`` of the wheel gets: built here, installed into a fresh venv outside the repository.
 
-The wheel has no ``weights/`` mirror, so ``segmentation(pretrained=True)`` goes to the Hub: here a local
-server speaking the Hub protocol that serves the published folders. Dependencies come from this
-environment (a ``.pth`` file names its site-packages; nothing is downloaded), while bidense_keras itself
-is only the installed wheel.
+The wheel has no ``weights/`` mirror: it carries the default presets packed (``bundled/``), so
+``segmentation(pretrained=True)`` and ``depth(pretrained=True)`` work offline at once, while other presets
+come from the Hub: here a local server speaking the Hub protocol that serves the published folders.
+Dependencies come from this environment (a ``.pth`` file names its site-packages; nothing is downloaded),
+while bidense_keras itself is only the installed wheel.
 """
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -15,24 +17,34 @@ import venv
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bidense_keras import registry
+from bidense_keras.presets import DEFAULT_PRESETS
+from bidense_keras.weights import load_folder
 from tests.conftest import REPO_ROOT, WEIGHTS_DIR
 from tests.hub_server import HubServer
 
-SCRIPT = textwrap.dedent("""
+DEFAULTS_SCRIPT = textwrap.dedent("""
     import sys
     import numpy as np
     import bidense_keras as bk
     from bidense_keras import download
     assert bk.__file__.startswith(sys.prefix), bk.__file__  # the installed wheel, not the checkout
     assert download.source_checkout_mirror() is None
-    image = np.full((1, 64, 96, 3), 128.0, np.float32)
-    labels = bk.segmentation(pretrained=True).predict(image, verbose=0).argmax(-1)
-    depth = bk.depth(pretrained=True).predict(image, verbose=0)
-    print("ok", labels.shape, depth.shape, bk.load("bidense_upernet_demo_rooms_seg").class_names[0])
+    image = np.random.default_rng(0).uniform(0, 255, (1, 64, 96, 3)).astype(np.float32)
+    np.savez(sys.argv[1], segmentation=bk.segmentation(pretrained=True).predict(image, verbose=0),
+             depth=bk.depth(pretrained=True).predict(image, verbose=0))
+    print("ok", bk.load("bidense_upernet_demo_rooms_seg").class_names[0])
 """)
+HUB_SCRIPT = textwrap.dedent("""
+    import numpy as np
+    import bidense_keras as bk
+    model = bk.load("fp32_upernet_demo_rooms_seg")
+    print("ok", model.predict(np.full((1, 64, 96, 3), 128.0, np.float32), verbose=0).shape)
+""")
+HUB_PRESET = "fp32_upernet_demo_rooms_seg"  # not bundled
 
 
 @pytest.fixture(scope="module")
@@ -58,34 +70,58 @@ def fresh_python(wheel, tmp_path_factory):
     return python
 
 
-def test_the_wheel_holds_the_package_and_its_registry_but_no_weights(wheel):
-    names = zipfile.ZipFile(wheel).namelist()
+def _offline(tmp_path):
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in ("BIDENSE_KERAS_WEIGHTS", "HF_ENDPOINT", "PYTHONPATH")}
+    return {**environment, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "empty-cache"),
+            "HF_HUB_DISABLE_TELEMETRY": "1"}
+
+
+def test_the_wheel_holds_the_package_its_registry_and_the_packed_defaults_within_2_mb(wheel):
+    archive = zipfile.ZipFile(wheel)
+    names = archive.namelist()
     assert "bidense_keras/published_weights.json" in names and "bidense_keras/loader.py" in names
     assert not [name for name in names if name.endswith(".h5") or name.startswith(("tests/", "weights/"))]
-
-
-def test_an_installed_wheel_loads_the_default_presets_from_the_hub(fresh_python, tmp_path):
+    bundled = [info for info in archive.infolist() if info.filename.startswith("bidense_keras/bundled/")]
     entries = registry.read_registry()
-    repos = {}
     for preset in ("bidense_upernet_demo_rooms_seg", "bidense_upernet_demo_rooms_depth"):
-        assert entries[preset]["revision"] == "main"  # the server's main branch; pinned commits once pushed
-        files = {name: (WEIGHTS_DIR / preset / name).read_bytes() for name in entries[preset]["files"]}
-        repos[(entries[preset]["repo_id"], "3" * 40)] = files
-    server = HubServer(repos).start()
-    environment = {key: value for key, value in os.environ.items()
-                   if key not in ("BIDENSE_KERAS_WEIGHTS", "HF_HUB_OFFLINE", "PYTHONPATH")}
-    environment.update(HF_ENDPOINT=server.url, HF_HUB_CACHE=str(tmp_path / "cache"), HF_HUB_DISABLE_TELEMETRY="1")
+        files = {info.filename.rsplit("/", 1)[1] for info in bundled if f"/{preset}/" in info.filename}
+        assert files == {"config.json", "metadata.json", "model.bits.npz"}, preset
+        for name in files:  # the very bytes the registry pins
+            data = archive.read(f"bidense_keras/bundled/{preset}/{name}")
+            assert entries[preset]["files"][name] == {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    assert sum(info.file_size for info in bundled) <= 2 * 1024 * 1024
+
+
+def test_an_installed_wheel_predicts_with_the_default_presets_offline(fresh_python, tmp_path):
+    done = subprocess.run([str(fresh_python), "-c", DEFAULTS_SCRIPT, str(tmp_path / "outputs.npz")], cwd=tmp_path,
+                          env=_offline(tmp_path), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "ok wall" in done.stdout
+    image = np.random.default_rng(0).uniform(0, 255, (1, 64, 96, 3)).astype(np.float32)
+    installed = np.load(tmp_path / "outputs.npz")
+    for task in ("segmentation", "depth"):  # the same model as the checkout's published folder
+        model = load_folder(WEIGHTS_DIR / DEFAULT_PRESETS[task])
+        np.testing.assert_array_equal(installed[task], model.predict(image, verbose=0))
+
+
+def test_an_installed_wheel_loads_other_presets_from_the_hub(fresh_python, tmp_path):
+    entry = registry.read_registry()[HUB_PRESET]
+    assert entry["revision"] == "main"  # the server's main branch; pinned commits once pushed
+    files = {name: (WEIGHTS_DIR / HUB_PRESET / name).read_bytes() for name in entry["files"]}
+    server = HubServer({(entry["repo_id"], "3" * 40): files}).start()
+    online = {**_offline(tmp_path), "HF_ENDPOINT": server.url, "HF_HUB_CACHE": str(tmp_path / "cache")}
+    del online["HF_HUB_OFFLINE"]
     try:
-        done = subprocess.run([str(fresh_python), "-c", SCRIPT], cwd=tmp_path, env=environment,
+        done = subprocess.run([str(fresh_python), "-c", HUB_SCRIPT], cwd=tmp_path, env=online,
                               capture_output=True, text=True, timeout=600)
     finally:
         server.stop()
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "ok (1, 64, 96) (1, 64, 96, 1) wall" in done.stdout
-    assert server.count("GET") >= 2 * 3  # the files came from the Hub server, not from the checkout
+    assert "ok (1, 64, 96, 9)" in done.stdout
+    assert server.count("GET") == 3  # config, metadata and weights came from the Hub server
 
-    offline = {**environment, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "empty-cache")}
-    done = subprocess.run([str(fresh_python), "-c", SCRIPT], cwd=tmp_path, env=offline, capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run([str(fresh_python), "-c", HUB_SCRIPT], cwd=tmp_path, env=_offline(tmp_path),
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode != 0
     assert "not in the cache" in done.stderr and "no repository mirror (installed package)" in done.stderr

@@ -1,0 +1,174 @@
+"""Binary kernels stored as bits: the packed weights file of a model folder (``model.bits.npz``).
+
+A binarized kernel W enters the network only as ``mean|W_o| * sign(W)`` per output channel o
+(SPEC §3.3). Its packed form keeps exactly that: one sign bit per weight, the flat indices of
+exact zeros (sign 0; usually none, then not stored) and one float32 magnitude per channel.
+Rebuilding gives the *canonical kernel* ``W' = m_o * sign(W)`` with ``m_o = sum|W_o| / k_o``
+(``k_o`` nonzero weights), so ``mean|W'_o| = mean|W_o|`` and ``sign(W') = sign(W)``.
+
+Packing a canonical kernel gives it back bit for bit. A trained latent kernel is not canonical:
+its channel scale, computed in float32 by the backend, can differ from the canonical one's in
+the last bit, enough to flip a few binary activations downstream. So a packed folder stores the
+canonical model in both its weight files (see :func:`bidense_keras.weights.save_pretrained`), and
+the bits and the ``.weights.h5`` load into identical models. Every other variable (BatchNorm, DAB
+parameters, biases, the float stem and heads) is stored as it is.
+
+The file is an ``.npz`` (numpy's zip of ``.npy`` arrays, read with ``allow_pickle=False``), keyed by
+Keras variable paths: ``<path>`` for a float variable, ``<path>:signs`` (uint8, ``np.packbits`` of
+``W > 0`` in C order), ``<path>:magnitude`` (float32, one per channel) and, when W has zeros,
+``<path>:zeros`` (int64 flat indices) for a binary kernel, and ``format``.
+"""
+
+import zipfile
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from bidense_keras.quantizers import MagnitudeAwareSign, ScaledSign
+
+PACKED_FORMAT = "bidense_keras/bits-1"
+FORMAT_KEY = "format"
+BINARY_PARTS = ("signs", "magnitude", "zeros")
+
+
+def binary_kernels(model):
+    """``{variable path: channel axis}`` of every kernel that ``model`` binarizes with a channel scale.
+
+    These are the kernels of BiDense convolutions whose kernel binarizer is ``scaled_sign`` or
+    ``magnitude_aware_sign`` (forward ``mean|W_o| * sign(W)``); fp32 models have none.
+    """
+    kernels = {}
+    for layer in model._flatten_layers(include_self=False):
+        quantizer = getattr(layer, "_kernel_quantizer", None)
+        if isinstance(quantizer, (ScaledSign, MagnitudeAwareSign)):
+            kernels[layer.kernel.path] = quantizer.channel_axis % len(layer.kernel.shape)
+    return kernels
+
+
+def _channels_last(kernel, channel_axis):
+    """``kernel`` as ``(elements per channel, channels)``."""
+    return np.moveaxis(kernel, channel_axis, -1).reshape(-1, kernel.shape[channel_axis])
+
+
+def pack_kernel(kernel, channel_axis):
+    """The packed form of one binary kernel.
+
+    Args:
+        kernel: float array, e.g. ``(kh, kw, cin, cout)`` with ``channel_axis`` 3.
+        channel_axis: the axis with one scale per index (output channels; depthwise: the channels).
+
+    Returns:
+        ``{"signs": uint8 (ceil(size / 8),), "magnitude": float32 (channels,)}`` plus
+        ``"zeros"`` (int64 flat indices) when the kernel has exact zeros.
+    """
+    kernel = np.asarray(kernel, dtype=np.float32)
+    per_channel = np.abs(_channels_last(kernel, channel_axis)).astype(np.float64)
+    nonzero = np.count_nonzero(per_channel, axis=0)
+    magnitude = per_channel.sum(axis=0) / np.maximum(nonzero, 1)  # exact for a canonical kernel
+    packed = {"signs": np.packbits(kernel.ravel() > 0), "magnitude": magnitude.astype(np.float32)}
+    zeros = np.flatnonzero(kernel.ravel() == 0)
+    if zeros.size:
+        packed["zeros"] = zeros.astype(np.int64)
+    return packed
+
+
+def unpack_kernel(packed, shape, channel_axis):
+    """The canonical kernel ``magnitude_o * sign`` of shape ``shape`` from :func:`pack_kernel`'s output.
+
+    Raises:
+        ValueError: when the arrays do not fit ``shape`` (wrong bit count, channel count or index).
+    """
+    size, channels = int(np.prod(shape)), shape[channel_axis]
+    signs, magnitude = np.asarray(packed["signs"]), np.asarray(packed["magnitude"], dtype=np.float32)
+    zeros = np.asarray(packed.get("zeros", np.zeros(0, np.int64)))
+    if signs.dtype != np.uint8 or signs.shape != ((size + 7) // 8,):
+        raise ValueError(f"{signs.shape} {signs.dtype} sign bytes do not fit a kernel of {size} weights")
+    if magnitude.shape != (channels,):
+        raise ValueError(f"{magnitude.shape[0] if magnitude.ndim else 'no'} magnitudes for {channels} channels")
+    if zeros.size and (zeros.ndim != 1 or zeros.min() < 0 or zeros.max() >= size):
+        raise ValueError(f"zero indices outside a kernel of {size} weights")
+    sign = np.where(np.unpackbits(signs, count=size).astype(bool), 1.0, -1.0).astype(np.float32)
+    sign[zeros] = 0.0
+    kernel = np.moveaxis(sign.reshape(shape), channel_axis, -1) * magnitude
+    return np.moveaxis(kernel, -1, channel_axis)
+
+
+def canonicalize(model):
+    """Replaces every binary kernel of ``model`` by its canonical form, in place; returns ``model``."""
+    kernels = binary_kernels(model)
+    for variable in model.weights:
+        if variable.path in kernels:
+            axis = kernels[variable.path]
+            value = keras.ops.convert_to_numpy(variable)
+            variable.assign(unpack_kernel(pack_kernel(value, axis), value.shape, axis))
+    return model
+
+
+def save_packed(model, path):
+    """Writes ``model``'s weights, binary kernels as bits, to the ``.npz`` file ``path``.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
+    kernels = binary_kernels(model)
+    arrays = {FORMAT_KEY: np.array(PACKED_FORMAT)}
+    for variable in model.weights:
+        value = keras.ops.convert_to_numpy(variable)
+        if variable.path in kernels:
+            for part, array in pack_kernel(value, kernels[variable.path]).items():
+                arrays[f"{variable.path}:{part}"] = array
+        else:
+            arrays[variable.path] = value
+    path = Path(path)
+    with open(path, "wb") as file:  # np.savez would append ".npz" to a name without it
+        np.savez(file, **arrays)
+    return path
+
+
+def _read_arrays(path):
+    """Every array of the ``.npz`` at ``path`` (read now, so a corrupt member fails here)."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+        raise ValueError(f"{path} is not a readable packed weights file ({error}).") from error
+
+
+def load_packed(model, path):
+    """Assigns the weights of the packed file ``path`` to ``model`` (built, same architecture).
+
+    Raises:
+        ValueError: a file that is not a packed weights file of this format, or whose variables,
+            shapes or binary kernels do not match ``model``.
+    """
+    arrays = _read_arrays(path)
+    found = str(arrays.pop(FORMAT_KEY, "none"))
+    if found != PACKED_FORMAT:
+        raise ValueError(f"{path} has packed format {found!r}; this version reads {PACKED_FORMAT!r}.")
+    kernels = binary_kernels(model)
+    expected = set()
+    for variable in model.weights:
+        if variable.path in kernels:
+            parts = {part: arrays[f"{variable.path}:{part}"] for part in BINARY_PARTS
+                     if f"{variable.path}:{part}" in arrays}
+            expected.update(f"{variable.path}:{part}" for part in parts)
+            if "signs" not in parts or "magnitude" not in parts:
+                raise ValueError(f"{path} has no sign bits and magnitudes for the binary kernel {variable.path}.")
+            try:
+                value = unpack_kernel(parts, tuple(variable.shape), kernels[variable.path])
+            except ValueError as error:
+                raise ValueError(f"{path}: binary kernel {variable.path}: {error}.") from error
+        else:
+            expected.add(variable.path)
+            if variable.path not in arrays:
+                raise ValueError(f"{path} has no variable {variable.path} (a binary kernel stored for a float "
+                                 "model, or another architecture).")
+            value = arrays[variable.path]
+            if tuple(value.shape) != tuple(variable.shape):
+                raise ValueError(f"{path}: {variable.path} has shape {value.shape}, the model {tuple(variable.shape)}.")
+        variable.assign(value)
+    extra = sorted(set(arrays) - expected)
+    if extra:
+        raise ValueError(f"{path} holds {len(extra)} array(s) the model does not have, e.g. {extra[:3]}.")
+    return model
