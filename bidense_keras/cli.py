@@ -136,9 +136,11 @@ def _convert(args):
     from bidense_keras.weights import save_pretrained
 
     out = Path(args.output)
+    if args.packed and out.name.endswith(".weights.h5"):
+        raise ValueError("--packed writes a model folder: give a folder, not OUT.weights.h5.")
     model = from_official_checkpoint(args.checkpoint, task=args.task, max_depth=args.max_depth)
     if not out.name.endswith(".weights.h5"):  # a model folder, as predict/export/evaluate take
-        print(f"wrote model folder {save_pretrained(model, out, source=str(args.checkpoint))}")
+        print(f"wrote model folder {save_pretrained(model, out, packed=args.packed, source=str(args.checkpoint))}")
         return
     config_path = out.with_name(out.name[: -len(".weights.h5")] + ".config.json")
     with atomic_path(out) as partial:
@@ -278,6 +280,8 @@ def build_parser():
     convert.add_argument("output", help="a model folder, or OUT.weights.h5 (OUT.config.json is written beside it)")
     convert.add_argument("--task", choices=("segmentation", "depth"), help="default: inferred from the checkpoint")
     convert.add_argument("--max-depth", type=float, default=10.0, help="depth range of a depth checkpoint, metres")
+    convert.add_argument("--packed", action="store_true",
+                         help="also store the binary kernels as bits (model.bits.npz, ~1/23 of the .h5 for ConvNeXt-T)")
 
     download = command("download", _download, "fetch a preset's verified folder, e.g. for offline use")
     download.add_argument("preset", help="a preset with published weights")

@@ -32,6 +32,25 @@ def test_convert_to_a_model_folder_that_predict_and_export_accept(reference_dir,
     np.testing.assert_array_equal(model.predict(images, verbose=0), reference.predict(images, verbose=0))
 
 
+def test_convert_packed_writes_the_bits_beside_canonical_kernels(reference_dir, tmp_path, capsys):
+    from keras import ops
+
+    from bidense_keras import packing
+
+    checkpoint = str(reference_dir / "upernet_bidense_seg_small.ckpt")
+    folder = tmp_path / "packed"
+    assert cli.main(["convert", checkpoint, str(folder), "--packed"]) == 0
+    assert (folder / "model.bits.npz").stat().st_size < (folder / "model.weights.h5").stat().st_size / 5
+    model, reference = bk.load(folder), from_official_checkpoint(checkpoint)
+    kernels = packing.binary_kernels(model)
+    for loaded, original in zip(model.weights, reference.weights):
+        if loaded.path in kernels:
+            np.testing.assert_array_equal(np.sign(ops.convert_to_numpy(loaded)), np.sign(ops.convert_to_numpy(original)))
+    assert cli.main(["convert", checkpoint, str(tmp_path / "seg.weights.h5"), "--packed"]) == 2
+    assert "--packed writes a model folder" in capsys.readouterr().err
+    assert not (tmp_path / "seg.weights.h5").exists()
+
+
 def test_info_prints_the_counts(capsys):
     assert cli.main(["info", "bidense_upernet_convnext_tiny_ade20k", "--size", "64", "64"]) == 0
     out = capsys.readouterr().out
