@@ -56,7 +56,7 @@ def _sign_with_pseudo_gradient(x, slope, zero_as_positive, scale=None):
     return _forward(_as_tensor(x))
 
 
-def ste_sign(x, clip_value=1.0, zero_as_positive=False):
+def ste_sign(x, clip_value=1.0, zero_as_positive=False, strict=False):
     r"""Sign with the straight-through estimator.
 
     Forward: :math:`q(x) = \mathrm{sign}(x)`.
@@ -67,13 +67,60 @@ def ste_sign(x, clip_value=1.0, zero_as_positive=False):
         x: tensor of any shape.
         clip_value: the gradient is zero where ``|x| > clip_value``.
         zero_as_positive: map 0 to +1 (LCE convention) instead of 0.
+        strict: pass the gradient only where ``|x| < clip_value`` (the binary ViT's estimator,
+            SPEC_DPT §3), so that ``|x| = clip_value`` gets none.
 
     Returns:
         Tensor of ``x``'s shape with values in {-1, 0, 1}.
     """
+    if strict:
+        return _sign_with_pseudo_gradient(x, lambda v: ops.abs(v) < clip_value, zero_as_positive)
     return _sign_with_pseudo_gradient(
         x, lambda v: ops.abs(v) <= clip_value, zero_as_positive
     )
+
+
+def centered_sign(kernel, clip_value=1.0):
+    r"""The binary ViT's weight signs: ``sign(W - mean_in W)`` with a strict straight-through gradient.
+
+    Each output unit's weights are centred before the sign (BiViT, SPEC_DPT §3). Backward:
+    :math:`dc = g \cdot 1_{|c| < \text{clip}}`, then through the centring
+    :math:`dW = dc - \mathrm{mean}_{in}(dc)`.
+
+    Args:
+        kernel: a Dense kernel ``(in, out)``; the mean is over ``in`` for each output unit.
+        clip_value: the gradient is zero where ``|c| >= clip_value``.
+
+    Returns:
+        ``(in, out)`` in {-1, 0, 1}.
+    """
+    kernel = _as_tensor(kernel)
+    return ste_sign(kernel - ops.mean(kernel, axis=0, keepdims=True), clip_value, strict=True)
+
+
+def binarized_attention(probabilities):
+    r"""The binary ViT's attention map: 1 where a probability is at least a quarter of its row's maximum.
+
+    Forward: :math:`A_{ij} = 1[P_{ij} \ge \tfrac14 \max_j P_{ij}]` exactly (no renormalisation).
+    Backward: the identity to ``probabilities`` (the threshold passes the gradient unchanged, so the
+    softmax's own gradient follows), as the authors' ``(A - P) + P`` computes.
+
+    Args:
+        probabilities: softmax outputs ``(..., keys)``.
+
+    Returns:
+        Tensor of the same shape with values in {0, 1}.
+    """
+
+    @ops.custom_gradient
+    def _forward(inputs):
+        def grad(*args, upstream=None):
+            return args[0] if upstream is None else upstream
+
+        threshold = 0.25 * ops.max(inputs, axis=-1, keepdims=True)
+        return ops.cast(inputs >= threshold, inputs.dtype), grad
+
+    return _forward(_as_tensor(probabilities))
 
 
 def approx_sign(x, zero_as_positive=False):

@@ -137,14 +137,14 @@ def official_weight_map(model):
     return entries
 
 
-def strip_prefix(state_dict):
-    """Removes the wrapper prefix (``module.``, ``model.``...) found before the stem's name."""
-    stems = [name for name in state_dict if name.endswith(STEM)]
+def strip_prefix(state_dict, stem=STEM, family="UperNet"):
+    """Removes the wrapper prefix (``module.``, ``model.``...) found before the name ``stem``."""
+    stems = [name for name in state_dict if name.endswith(stem)]
     if len(stems) != 1:
         raise CheckpointError(
-            f"Not a BiDense UperNet checkpoint: expected one tensor named '*{STEM}', found {len(stems)}."
+            f"Not a BiDense {family} checkpoint: expected one tensor named '*{stem}', found {len(stems)}."
         )
-    prefix = stems[0][: -len(STEM)]
+    prefix = stems[0][: -len(stem)]
     return {name[len(prefix):]: value for name, value in state_dict.items() if name.startswith(prefix)}
 
 

@@ -1,4 +1,5 @@
-"""Resampling with PyTorch semantics: bilinear with align_corners=True, adaptive average pooling.
+"""Resampling with PyTorch semantics: bilinear (align_corners True or False), bicubic by scale factor,
+adaptive average pooling.
 
 Both are written as separable linear maps: a small ``(out, in)`` matrix per spatial
 axis, applied with ``einsum``. The matrices are built from the tensor's runtime
@@ -23,6 +24,70 @@ def _align_corners_matrix(in_size, out_size, dtype):
     lower_hit = ops.cast(ops.expand_dims(lower, 1) == columns, "float32")
     upper_hit = ops.cast(ops.expand_dims(upper, 1) == columns, "float32")
     return ops.cast(lower_hit * (1.0 - fraction) + upper_hit * fraction, dtype)
+
+
+def _one_hot_columns(indices, in_size):
+    """``(out, in)`` float32: 1 where column == ``indices[row]``."""
+    columns = ops.expand_dims(ops.arange(in_size, dtype="int32"), 0)
+    return ops.cast(ops.expand_dims(indices, 1) == columns, "float32")
+
+
+def _half_pixel_matrix(in_size, out_size, dtype):
+    """``(out, in)`` bilinear weights with align_corners=False, no antialias: source = (i + 1/2) in/out - 1/2 >= 0."""
+    ratio = ops.cast(in_size, "float32") / ops.cast(out_size, "float32")
+    source = ops.maximum((ops.arange(out_size, dtype="float32") + 0.5) * ratio - 0.5, 0.0)
+    lower = ops.floor(source)
+    fraction = ops.expand_dims(source - lower, 1)
+    lower = ops.cast(lower, "int32")
+    upper = ops.minimum(lower + 1, ops.cast(in_size, "int32") - 1)
+    weights = _one_hot_columns(lower, in_size) * (1.0 - fraction) + _one_hot_columns(upper, in_size) * fraction
+    return ops.cast(weights, dtype)
+
+
+def cubic_weights(t, a=-0.75):
+    """The four cubic-convolution weights (taps floor(y)-1 .. floor(y)+2) at fraction ``t``, PyTorch's A = -0.75."""
+    def near(x):  # |x| <= 1
+        return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0
+
+    def far(x):  # 1 < |x| < 2
+        return ((a * x - 5.0 * a) * x + 8.0 * a) * x - 4.0 * a
+
+    return [far(t + 1.0), near(t), near(1.0 - t), far(2.0 - t)]
+
+
+def bicubic_scale_matrix(in_size, out_size, scale_factor, dtype="float32"):
+    """``(out, in)`` weights of PyTorch's bicubic ``interpolate(scale_factor=...)`` (align_corners=False, no antialias).
+
+    Output ``i`` samples ``y = (i + 1/2) / scale_factor - 1/2``; the taps ``floor(y) - 1 .. floor(y) + 2`` are
+    clamped to ``[0, in - 1]`` (their weights add up at the edges).
+
+    Args:
+        in_size: a Python int.
+        out_size, scale_factor: ints/floats or scalar tensors (``out_size = floor(in_size * scale_factor)``).
+    """
+    ratio = ops.cast(1.0 / scale_factor, "float32")
+    source = (ops.arange(out_size, dtype="float32") + 0.5) * ratio - 0.5
+    lower = ops.floor(source)
+    fraction = ops.expand_dims(source - lower, 1)
+    lower = ops.cast(lower, "int32")
+    weights = 0.0
+    for offset, weight in zip(range(-1, 3), cubic_weights(fraction)):
+        tap = ops.clip(lower + offset, 0, in_size - 1)
+        weights = weights + _one_hot_columns(tap, in_size) * weight
+    return ops.cast(weights, dtype)
+
+
+def resize_bilinear_half_pixel(x, size):
+    """Bilinear resize with PyTorch's ``align_corners=False`` and no antialias.
+
+    Args:
+        x: ``(batch, height, width, channels)``.
+        size: ``(out_height, out_width)``, ints or scalar tensors.
+
+    Returns:
+        ``(batch, out_height, out_width, channels)``.
+    """
+    return _apply_separable(x, size, _half_pixel_matrix)
 
 
 def _adaptive_pool_matrix(in_size, out_size, dtype):
