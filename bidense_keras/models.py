@@ -30,7 +30,7 @@ def walk_layers(layer):
     return ordered
 
 
-def _check_head(task, num_classes, max_depth, class_names, palette):
+def check_head(task, num_classes, max_depth, class_names, palette):
     """Raises a ValueError for a head description that cannot make a model of ``task``."""
     if task not in TASKS:
         raise ValueError(f"Unknown task {task!r}; choose one of {TASKS}.")
@@ -50,8 +50,42 @@ def _check_head(task, num_classes, max_depth, class_names, palette):
             raise ValueError(f"palette must be (num_classes={num_classes}, 3) RGB values in [0, 255]; got shape {shape}.")
 
 
+class CheckedImageModel(keras.Model):
+    """A functional model of images whose calls and predictions check their inputs first.
+
+    Subclasses define ``min_input_size``. Arrays given to :meth:`predict` and :meth:`predict_on_batch`
+    are checked by :func:`bidense_keras.inputs.check_image_values` (shape, empty batch, minimum size,
+    NaN/inf, [0, 1] range); calls check the batch and static sizes.
+    """
+
+    def __call__(self, inputs, *args, **kwargs):
+        check_image_batch(inputs, self.min_input_size)
+        return super().__call__(inputs, *args, **kwargs)
+
+    def predict(self, x, *args, check_inputs=True, **kwargs):
+        """``keras.Model.predict``; an array ``x`` is checked first (:func:`bidense_keras.inputs.check_image_values`:
+        shape, empty batch, minimum size, NaN/inf, [0, 1] range); ``check_inputs=False`` skips it for speed."""
+        if check_inputs and hasattr(x, "shape"):
+            check_image_values(x, self.min_input_size)
+        return super().predict(x, *args, **kwargs)
+
+    def predict_on_batch(self, x, check_inputs=True):
+        """``keras.Model.predict_on_batch`` with the checks of :meth:`predict`."""
+        if check_inputs:
+            check_image_values(x, self.min_input_size)
+        return super().predict_on_batch(x)
+
+
+def imagenet_normalization():
+    """The preprocessing layer: RGB in [0, 255] -> ImageNet-normalized."""
+    return keras.layers.Normalization(
+        mean=[255.0 * m for m in IMAGENET_MEAN], variance=[(255.0 * s) ** 2 for s in IMAGENET_STD],
+        name="preprocessing",
+    )
+
+
 @keras.saving.register_keras_serializable(package="bidense_keras")
-class UperNet(keras.Model):
+class UperNet(CheckedImageModel):
     """ConvNeXt + UperNet for semantic segmentation or monocular depth.
 
     Input: RGB ``(batch, height, width, 3)``, values in [0, 255] when
@@ -93,18 +127,14 @@ class UperNet(keras.Model):
         palette=None,
         **kwargs,
     ):
-        _check_head(task, num_classes, max_depth, class_names, palette)
+        check_head(task, num_classes, max_depth, class_names, palette)
         if features < 2:
             raise ValueError(f"features (the decoder width) must be >= 2, the head uses features // 2; got {features}.")
         conv = functools.partial(BiDenseConv2D, **conv_options(binarization, zero_as_positive))
         images = keras.Input(shape=input_shape, name="images")
         x = images
         if include_preprocessing:
-            x = keras.layers.Normalization(
-                mean=[255.0 * m for m in IMAGENET_MEAN],
-                variance=[(255.0 * s) ** 2 for s in IMAGENET_STD],
-                name="preprocessing",
-            )(x)
+            x = imagenet_normalization()(x)
         backbone = ConvNeXtBackbone(
             dims, depths, binarization, zero_as_positive, input_shape=input_shape, name="backbone"
         )
@@ -140,23 +170,6 @@ class UperNet(keras.Model):
     def min_input_size(self):
         """The smallest height and width the model takes: the stride of its deepest stage (32 for ConvNeXt)."""
         return 4 * 2 ** (len(self.dims) - 1)
-
-    def __call__(self, inputs, *args, **kwargs):
-        check_image_batch(inputs, self.min_input_size)
-        return super().__call__(inputs, *args, **kwargs)
-
-    def predict(self, x, *args, check_inputs=True, **kwargs):
-        """``keras.Model.predict``; an array ``x`` is checked first (:func:`bidense_keras.inputs.check_image_values`:
-        shape, empty batch, minimum size, NaN/inf, [0, 1] range); ``check_inputs=False`` skips it for speed."""
-        if check_inputs and hasattr(x, "shape"):
-            check_image_values(x, self.min_input_size)
-        return super().predict(x, *args, **kwargs)
-
-    def predict_on_batch(self, x, check_inputs=True):
-        """``keras.Model.predict_on_batch`` with the checks of :meth:`predict`."""
-        if check_inputs:
-            check_image_values(x, self.min_input_size)
-        return super().predict_on_batch(x)
 
     def get_config(self):
         return {

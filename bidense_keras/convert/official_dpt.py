@@ -17,6 +17,11 @@ def _conv_kernel(array):
     return np.transpose(array, (2, 3, 1, 0))
 
 
+def _prelu(array):
+    """``(C,)`` -> Keras PReLU alpha ``(1, 1, C)``."""
+    return np.reshape(array, (1, 1, -1))
+
+
 def _flat(array):
     """``(C, 1)`` or ``(C,)`` -> ``(C,)``."""
     return np.reshape(array, (-1,))
@@ -24,6 +29,30 @@ def _flat(array):
 
 def _same(array):
     return array
+
+
+def _transposed_conv_kernel(array):
+    """PyTorch ConvTranspose2d ``(cin, cout, kh, kw)`` -> Keras ``(kh, kw, cout, cin)``."""
+    return np.transpose(array, (2, 3, 1, 0))
+
+
+def _per_channel(array):
+    """``(1, C, 1, 1)`` or ``(C,)`` -> ``(C,)``."""
+    return np.reshape(array, (-1,))
+
+
+def _bidense_entries(prefix, layer, kernel_name="conv.weight"):
+    """A BiDense conv: DAB parameters, kernel (and conv bias), BatchNorm with its statistics."""
+    layout = _transposed_conv_kernel if kernel_name == "conv_transpose.weight" else _conv_kernel
+    entries = {f"{prefix}.binarizer.{name}": (getattr(layer.binarizer, name), _per_channel) for name in ("alpha", "k", "b")}
+    entries[f"{prefix}.{kernel_name}"] = (layer.kernel, layout)
+    if layer.use_bias:
+        entries[f"{prefix}.conv.bias"] = (layer.bias, _same)
+    norm = layer.norm
+    entries.update({f"{prefix}.norm.weight": (norm.gamma, _same), f"{prefix}.norm.bias": (norm.beta, _same),
+                    f"{prefix}.norm.running_mean": (norm.moving_mean, _same),
+                    f"{prefix}.norm.running_var": (norm.moving_variance, _same)})
+    return entries
 
 
 def _norm_entries(prefix, layer):
@@ -58,4 +87,32 @@ def vit_weight_map(backbone, prefix="backbone"):
             **_linear_entries(f"{name}.mlp.fc1", block.fc1),
             **_linear_entries(f"{name}.mlp.fc2", block.fc2),
         })
+    return entries
+
+
+def decoder_weight_map(model):
+    """``{authors' name: (variable, layout change)}`` for the DPT decoder and head of a built model.
+
+    Layer names are those of :func:`bidense_keras.decoders.dpt.dpt_decoder` and :mod:`bidense_keras.heads`.
+    """
+    layer = model.get_layer
+    entries = {}
+    for index in range(4):
+        entries.update(_bidense_entries(f"projects.{index}", layer(f"dpt_reassemble_project{index}")))
+        entries.update(_bidense_entries(f"scratch.layer{index + 1}_rn", layer(f"dpt_layer{index + 1}_rn")))
+    entries.update(_bidense_entries("resize_layers.0.conv", layer("dpt_reassemble_up0"), "conv_transpose.weight"))
+    entries.update(_bidense_entries("resize_layers.1.conv", layer("dpt_reassemble_up1"), "conv_transpose.weight"))
+    entries.update(_bidense_entries("resize_layers.3.conv", layer("dpt_reassemble_down3")))
+    for level in range(1, 5):
+        for unit in (1, 2) if level < 4 else (2,):  # refinenet4's first unit is never called
+            name, prefix = f"dpt_refinenet{level}_unit{unit}", f"scratch.refinenet{level}.resConfUnit{unit}"
+            for step in (1, 2):
+                entries.update(_bidense_entries(f"{prefix}.conv{step}", layer(f"{name}_conv{step}")))
+                entries[f"{prefix}.prelu{step}.weight"] = (layer(f"{name}_prelu{step}").alpha, _prelu)
+                entries[f"{prefix}.move{step}.bias"] = (layer(f"{name}_move{step}").bias, _per_channel)
+    entries.update(_bidense_entries("scratch.output_conv1", layer("head_upsample_conv")))
+    entries.update(_bidense_entries("scratch.output_conv2.0", layer("head_conv")))
+    final = layer("head_logits" if model.task == "segmentation" else "head_depth")
+    entries["scratch.output_conv2.2.weight"] = (final.kernel, _conv_kernel)
+    entries["scratch.output_conv2.2.bias"] = (final.bias, _same)
     return entries

@@ -1,6 +1,6 @@
 """Keras layers of BiDense: DAB, CFB, the BiDense convolution and helpers."""
 
-from bidense_keras.layers.bidense_conv import BiDenseConv2D
+from bidense_keras.layers.bidense_conv import BiDenseConv2D, BiDenseConvTranspose2D
 from bidense_keras.layers.cfb import ChannelAdaptiveBypass, channel_adaptive_bypass
 from bidense_keras.layers.common import LearnableBias
 from bidense_keras.layers.dab import DistributionAdaptiveBinarizer
@@ -14,6 +14,7 @@ from bidense_keras.layers.sampling import (
 __all__ = [
     "AdaptiveAveragePooling2D",
     "BiDenseConv2D",
+    "BiDenseConvTranspose2D",
     "ChannelAdaptiveBypass",
     "DistributionAdaptiveBinarizer",
     "LearnableBias",

@@ -45,6 +45,8 @@ class BiDenseConv2D(keras.layers.Layer):
         zero_as_positive: binarize 0 to +1 (LCE convention) instead of 0.
         kernel_initializer: default Normal(0, 1e-3) for binary kernels (as in the
             paper), He normal for float ones.
+        use_bias: add a float bias after the convolution, before BatchNorm (the DPT
+            decoder's residual units; UperNet's convs have none).
     """
 
     def __init__(
@@ -60,6 +62,7 @@ class BiDenseConv2D(keras.layers.Layer):
         bypass="cfb",
         zero_as_positive=False,
         kernel_initializer=None,
+        use_bias=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -78,6 +81,7 @@ class BiDenseConv2D(keras.layers.Layer):
         self.kernel_binarizer = kernel_binarizer
         self.bypass = bypass
         self.zero_as_positive = zero_as_positive
+        self.use_bias = use_bias
         if kernel_initializer is None:
             kernel_initializer = (
                 keras.initializers.RandomNormal(stddev=1e-3) if kernel_binarizer else "he_normal"
@@ -117,22 +121,36 @@ class BiDenseConv2D(keras.layers.Layer):
 
     def build(self, input_shape):
         in_channels = input_shape[-1]
+        if self.depthwise and self.filters not in (None, in_channels):
+            raise ValueError(
+                f"{self.name}: a depthwise conv keeps the channel count ({in_channels}); "
+                f"got filters={self.filters}."
+            )
         if self.depthwise:
-            if self.filters not in (None, in_channels):
-                raise ValueError(
-                    f"{self.name}: a depthwise conv keeps the channel count ({in_channels}); "
-                    f"got filters={self.filters}."
-                )
             self.filters = in_channels
-            kernel_shape = (*self.kernel_size, in_channels, 1)
-        else:
-            kernel_shape = (*self.kernel_size, in_channels, self.filters)
         if isinstance(self.binarizer, keras.layers.Layer):
             self.binarizer.build(input_shape)
         self.kernel = self.add_weight(
-            shape=kernel_shape, initializer=self.kernel_initializer, name="kernel"
+            shape=self._kernel_shape(in_channels), initializer=self.kernel_initializer, name="kernel"
         )
+        if self.use_bias:
+            self.bias = self.add_weight(shape=(self.filters,), initializer="zeros", name="bias")
         self.norm.build((*input_shape[:-1], self.filters))
+
+    def _kernel_shape(self, in_channels):
+        """``(kh, kw, cin, cout)``, or ``(kh, kw, C, 1)`` for a depthwise conv."""
+        return (*self.kernel_size, in_channels, 1 if self.depthwise else self.filters)
+
+    def _convolve(self, activations, kernel):
+        """The (depthwise) convolution of the binarized activations, zero padding applied to them."""
+        conv = ops.depthwise_conv if self.depthwise else ops.conv
+        padding = "valid"
+        if self.padding != (0, 0) and self._preserves_size():
+            padding = "same"
+        elif self.padding != (0, 0):
+            pad_h, pad_w = self.padding
+            activations = ops.pad(activations, ((0, 0), (pad_h, pad_h), (pad_w, pad_w), (0, 0)))
+        return conv(activations, kernel, strides=self.strides, padding=padding, dilation_rate=self.dilation_rate)
 
     def quantized_kernel(self):
         """The kernel as the convolution sees it: ``(kh, kw, cin, cout)`` or ``(kh, kw, C, 1)``."""
@@ -173,18 +191,11 @@ class BiDenseConv2D(keras.layers.Layer):
             activations = self.binarizer(inputs)
         else:
             activations = inputs
-        conv = ops.depthwise_conv if self.depthwise else ops.conv
-        padding = "valid"
-        if self.padding != (0, 0) and self._preserves_size():
-            padding = "same"
-        elif self.padding != (0, 0):
-            pad_h, pad_w = self.padding
-            activations = ops.pad(activations, ((0, 0), (pad_h, pad_h), (pad_w, pad_w), (0, 0)))
-        outputs = conv(
-            activations, kernel, strides=self.strides, padding=padding, dilation_rate=self.dilation_rate
-        )
+        outputs = self._convolve(activations, kernel)
         if output_scale is not None:
             outputs = outputs * output_scale
+        if self.use_bias:
+            outputs = outputs + self.bias
         outputs = self.norm(outputs, training=training)
         if self.bypass == "cfb":
             outputs = outputs + channel_adaptive_bypass(inputs, self.filters)
@@ -214,4 +225,50 @@ class BiDenseConv2D(keras.layers.Layer):
             "bypass": self.bypass,
             "zero_as_positive": self.zero_as_positive,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "use_bias": self.use_bias,
         }
+
+
+@keras.saving.register_keras_serializable(package="bidense_keras")
+class BiDenseConvTranspose2D(BiDenseConv2D):
+    """``y = BatchNorm(conv_transpose(binarize(x), binarize(W)))``: ×``factor`` upsampling, kernel = stride.
+
+    The DPT decoder's learned upsampling (SPEC_DPT §6): the windows do not overlap and nothing is
+    padded. The kernel is ``(factor, factor, filters, cin)``; the BiDense weight binarizer scales it
+    per *input* channel (the authors reduce their ``(cin, cout, k, k)`` layout over all but the first
+    axis). No bypass of its own: the decoder adds CFB of the nearest-upsampled input.
+
+    Input ``(batch, h, w, cin)``; output ``(batch, factor * h, factor * w, filters)``.
+
+    Args:
+        filters: output channels.
+        factor: the upsampling factor (kernel size and stride).
+        activation_binarizer, kernel_binarizer, zero_as_positive, kernel_initializer: as for
+            :class:`BiDenseConv2D` (``dab_deployable`` is not supported).
+    """
+
+    def __init__(self, filters, factor, activation_binarizer="dab", kernel_binarizer="scaled_sign",
+                 zero_as_positive=False, kernel_initializer=None, **kwargs):
+        if activation_binarizer == "dab_deployable":
+            raise ValueError("BiDenseConvTranspose2D has no dab_deployable form.")
+        super().__init__(filters, kernel_size=factor, strides=factor, padding="valid",
+                         activation_binarizer=activation_binarizer, kernel_binarizer=kernel_binarizer,
+                         bypass=None, zero_as_positive=zero_as_positive, kernel_initializer=kernel_initializer,
+                         **kwargs)
+        self.factor = factor
+
+    def _kernel_shape(self, in_channels):
+        return (self.factor, self.factor, self.filters, in_channels)
+
+    def _convolve(self, activations, kernel):
+        return ops.conv_transpose(activations, kernel, strides=self.factor, padding="valid")
+
+    def compute_output_shape(self, input_shape):
+        spatial = [None if size is None else size * self.factor for size in input_shape[1:3]]
+        return (input_shape[0], *spatial, self.filters)
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("kernel_size", "strides", "padding", "dilation_rate", "depthwise", "bypass", "use_bias"):
+            config.pop(key)
+        return {**config, "factor": self.factor}

@@ -152,6 +152,26 @@ class ResizeLike(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="bidense_keras")
+class ResizeBy(keras.layers.Layer):
+    """Bilinear resize (align_corners=True) by an integer ``factor``: ``(B, h, w, C)`` -> ``(B, f*h, f*w, C)``."""
+
+    def __init__(self, factor, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, inputs):
+        size = ops.shape(inputs)[1:3]
+        return resize_bilinear_align_corners(inputs, (size[0] * self.factor, size[1] * self.factor))
+
+    def compute_output_shape(self, input_shape):
+        spatial = [None if size is None else size * self.factor for size in input_shape[1:3]]
+        return (input_shape[0], *spatial, input_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+@keras.saving.register_keras_serializable(package="bidense_keras")
 class AdaptiveAveragePooling2D(keras.layers.Layer):
     """Layer form of :func:`adaptive_average_pool` with a square or ``(h, w)`` output size."""
 
