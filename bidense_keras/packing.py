@@ -3,8 +3,12 @@
 A binarized kernel W enters the network only as ``mean|W_o| * sign(W)`` per output channel o
 (SPEC §3.3). Its packed form keeps exactly that: one sign bit per weight, the flat indices of
 exact zeros (sign 0; usually none, then not stored) and one float32 magnitude per channel.
-Rebuilding gives the *canonical kernel* ``W' = m_o * sign(W)`` with ``m_o = sum|W_o| / k_o``
-(``k_o`` nonzero weights), so ``mean|W'_o| = mean|W_o|`` and ``sign(W') = sign(W)``.
+Rebuilding gives the *canonical kernel* ``W'_i = m_o * r_i * sign(W_i)``, where ``r_i`` in
+{1/4, 1/2, 1, 2} is a fixed pseudo-random pattern over the weight index (:func:`spread`) and
+``m_o = sum|W_o| / sum_{W_i != 0} r_i``: so ``mean|W'_o| = mean|W_o|`` and ``sign(W') = sign(W)``.
+The spread keeps weights at different distances from their sign flip, as in a trained latent
+kernel, so fine-tuning a packed model does not flip whole channels at once; powers of two keep
+``m_o * r_i`` exact, so packing a canonical kernel gives back the same magnitudes.
 
 Packing a canonical kernel gives it back bit for bit. A trained latent kernel is not canonical:
 its channel scale, computed in float32 by the backend, can differ from the canonical one's in
@@ -46,6 +50,13 @@ def binary_kernels(model):
     return kernels
 
 
+def spread(shape):
+    """The fixed factors ``r`` in {1/4, 1/2, 1, 2} of a canonical kernel of ``shape``, float32 (a hash of the index)."""
+    index = np.arange(int(np.prod(shape)), dtype=np.uint64)
+    exponent = ((index * np.uint64(2654435761)) % np.uint64(1 << 32)) >> np.uint64(30)  # 0..3
+    return np.ldexp(np.float32(1.0), exponent.astype(np.int32) - 2).astype(np.float32).reshape(shape)
+
+
 def _channels_last(kernel, channel_axis):
     """``kernel`` as ``(elements per channel, channels)``."""
     return np.moveaxis(kernel, channel_axis, -1).reshape(-1, kernel.shape[channel_axis])
@@ -64,8 +75,8 @@ def pack_kernel(kernel, channel_axis):
     """
     kernel = np.asarray(kernel, dtype=np.float32)
     per_channel = np.abs(_channels_last(kernel, channel_axis)).astype(np.float64)
-    nonzero = np.count_nonzero(per_channel, axis=0)
-    magnitude = per_channel.sum(axis=0) / np.maximum(nonzero, 1)  # exact for a canonical kernel
+    factors = _channels_last(spread(kernel.shape), channel_axis).astype(np.float64) * (per_channel != 0)
+    magnitude = per_channel.sum(axis=0) / np.maximum(factors.sum(axis=0), 1.0)  # exact for a canonical kernel
     packed = {"signs": np.packbits(kernel.ravel() > 0), "magnitude": magnitude.astype(np.float32)}
     zeros = np.flatnonzero(kernel.ravel() == 0)
     if zeros.size:
@@ -74,7 +85,7 @@ def pack_kernel(kernel, channel_axis):
 
 
 def unpack_kernel(packed, shape, channel_axis):
-    """The canonical kernel ``magnitude_o * sign`` of shape ``shape`` from :func:`pack_kernel`'s output.
+    """The canonical kernel ``magnitude_o * spread * sign`` of shape ``shape`` from :func:`pack_kernel`'s output.
 
     Raises:
         ValueError: when the arrays do not fit ``shape`` (wrong bit count, channel count or index).
@@ -90,7 +101,7 @@ def unpack_kernel(packed, shape, channel_axis):
         raise ValueError(f"zero indices outside a kernel of {size} weights")
     sign = np.where(np.unpackbits(signs, count=size).astype(bool), 1.0, -1.0).astype(np.float32)
     sign[zeros] = 0.0
-    kernel = np.moveaxis(sign.reshape(shape), channel_axis, -1) * magnitude
+    kernel = np.moveaxis(sign.reshape(shape) * spread(shape), channel_axis, -1) * magnitude
     return np.moveaxis(kernel, -1, channel_axis)
 
 

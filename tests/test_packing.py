@@ -22,14 +22,23 @@ FIXTURES = {"segmentation": "upernet_bidense_seg_small.ckpt", "depth": "upernet_
 
 
 def canonical_by_hand(kernel, channel_axis):
-    """Each channel's weights replaced by sign(w) times the mean |w| of its nonzero weights (loops, float64)."""
+    """Each weight replaced by sign(w) * m * r, r the fixed spread, m = sum|w| / sum r over nonzero w (loops)."""
+    factors = np.moveaxis(packing.spread(kernel.shape).astype(np.float64), channel_axis, 0)
     moved = np.moveaxis(kernel.astype(np.float64), channel_axis, 0)
     result = np.empty_like(moved)
     for channel, weights in enumerate(moved):
-        nonzero = np.abs(weights[weights != 0])
-        magnitude = nonzero.mean() if nonzero.size else 0.0
-        result[channel] = np.sign(weights) * np.float32(magnitude)
+        nonzero = weights != 0
+        magnitude = np.abs(weights[nonzero]).sum() / factors[channel][nonzero].sum() if nonzero.any() else 0.0
+        result[channel] = np.sign(weights) * factors[channel] * np.float32(magnitude)
     return np.moveaxis(result, 0, channel_axis).astype(np.float32)
+
+
+def test_the_spread_is_fixed_powers_of_two_in_equal_shares():
+    factors = packing.spread((3, 3, 64, 32))
+    values, counts = np.unique(factors, return_counts=True)
+    assert values.tolist() == [0.25, 0.5, 1.0, 2.0] and counts.min() > 0.24 * factors.size
+    np.testing.assert_array_equal(factors, packing.spread((3, 3, 64, 32)))
+    assert not np.array_equal(factors.ravel()[:64], np.tile(factors.ravel()[:4], 16))  # no short period
 
 
 @pytest.mark.parametrize("shape,channel_axis", [((3, 3, 5, 7), 3), ((7, 7, 6, 1), 2), ((1, 1, 9, 4), 3)])
