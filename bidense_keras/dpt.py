@@ -6,7 +6,7 @@ import keras
 
 from bidense_keras.backbones.vit import PATCH_SIZE, BinaryViTBackbone
 from bidense_keras.decoders.dpt import dpt_decoder
-from bidense_keras.heads import depth_head, segmentation_head
+from bidense_keras.heads import task_head
 from bidense_keras.layers import BiDenseConv2D
 from bidense_keras.models import CheckedImageModel, check_head, imagenet_normalization
 from bidense_keras.variants import conv_options
@@ -46,10 +46,7 @@ class DPT(CheckedImageModel):
         x = imagenet_normalization()(images) if include_preprocessing else images
         backbone = BinaryViTBackbone(embed_dim, depth, num_heads, name="backbone")
         decoded = dpt_decoder(backbone(x), conv, out_channels, features)
-        if task == "segmentation":
-            outputs = segmentation_head(decoded, images, conv, features, num_classes)
-        else:
-            outputs = depth_head(decoded, images, conv, features, max_depth)
+        outputs = task_head(task, decoded, images, conv, features, num_classes, max_depth)
         super().__init__(inputs=images, outputs=outputs, **kwargs)
         self.backbone = backbone
         self.task, self.embed_dim, self.depth, self.num_heads = task, embed_dim, depth, num_heads

@@ -28,3 +28,10 @@ def depth_head(x, images, conv, features, max_depth):
     x = keras.layers.ReLU(name="head_relu")(x)
     x = keras.layers.Conv2D(1, 1, activation="sigmoid", dtype="float32", name="head_depth")(x)
     return keras.layers.Rescaling(max_depth, dtype="float32", name="head_scale")(x)
+
+
+def task_head(task, x, images, conv, features, num_classes=None, max_depth=None):
+    """The head of ``task``: :func:`segmentation_head` or :func:`depth_head` on the decoder output ``x``."""
+    if task == "segmentation":
+        return segmentation_head(x, images, conv, features, num_classes)
+    return depth_head(x, images, conv, features, max_depth)

@@ -7,7 +7,7 @@ import numpy as np
 
 from bidense_keras.backbones import ConvNeXtBackbone
 from bidense_keras.decoders import upernet_decoder
-from bidense_keras.heads import depth_head, segmentation_head
+from bidense_keras.heads import task_head
 from bidense_keras.inputs import check_image_batch, check_image_values
 from bidense_keras.layers import BiDenseConv2D
 from bidense_keras.variants import conv_options
@@ -139,10 +139,7 @@ class UperNet(CheckedImageModel):
             dims, depths, binarization, zero_as_positive, input_shape=input_shape, name="backbone"
         )
         decoded = upernet_decoder(backbone(x), conv)
-        if task == "segmentation":
-            outputs = segmentation_head(decoded, images, conv, features, num_classes)
-        else:
-            outputs = depth_head(decoded, images, conv, features, max_depth)
+        outputs = task_head(task, decoded, images, conv, features, num_classes, max_depth)
         super().__init__(inputs=images, outputs=outputs, **kwargs)
         self.backbone = backbone
         self.task = task

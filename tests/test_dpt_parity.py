@@ -87,7 +87,7 @@ INTERMEDIATES = {  # fixture key: layer whose output it is
 def test_dpt_output_and_intermediates(model_case):
     name, model, io = model_case
     images = nhwc(io["input_nchw"])
-    probe = keras.Model(model.inputs, [model.get_layer(layer).output for layer in INTERMEDIATES.values()])
+    probe = keras.Model(model.input, [model.get_layer(layer).output for layer in INTERMEDIATES.values()])
     for key, value in zip(INTERMEDIATES, probe(images)):
         assert_close(keras.ops.convert_to_numpy(value), nhwc(io[key]), f"{name} {key}")
     assert_close(keras.ops.convert_to_numpy(model(images)), nhwc(io["output_nchw"]), f"{name} output")

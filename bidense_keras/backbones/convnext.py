@@ -4,7 +4,7 @@ import functools
 
 import keras
 
-from bidense_keras.layers import BiDenseConv2D, ChannelAdaptiveBypass, LearnableBias
+from bidense_keras.layers import BiDenseConv2D, LearnableBias, add_bypass
 from bidense_keras.variants import conv_options
 
 CONVNEXT_SIZES = {
@@ -48,11 +48,7 @@ def _float_block(x, dim, conv, name):
 def _binary_transition(x, dim, conv, name):
     """Binary 2x2/2 conv plus ``CFB(AvgPool2x2(x))`` as the full-precision path."""
     y = conv(dim, 2, strides=2, padding=0, bypass=None, name=name)(x)
-    if conv.keywords["bypass"] != "cfb":
-        return y
-    pooled = keras.layers.AveragePooling2D(2, name=f"{name}_pool")(x)
-    shortcut = ChannelAdaptiveBypass(dim, name=f"{name}_bypass")(pooled)
-    return keras.layers.Add(name=f"{name}_add")([y, shortcut])
+    return add_bypass(y, x, dim, conv, name, resample=keras.layers.AveragePooling2D(2, name=f"{name}_pool"))
 
 
 def _float_transition(x, dim, name):

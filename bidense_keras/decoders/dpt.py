@@ -7,7 +7,7 @@ binarization options bound (see :func:`bidense_keras.variants.conv_options`).
 import keras
 
 from bidense_keras.backbones.convnext import prelu
-from bidense_keras.layers import BiDenseConvTranspose2D, ChannelAdaptiveBypass, LearnableBias
+from bidense_keras.layers import BiDenseConvTranspose2D, LearnableBias, add_bypass
 from bidense_keras.layers.sampling import ResizeBy
 
 RESAMPLE_FACTORS = (4, 2, 1, 0.5)  # the reassembled maps are 4x, 2x, 1x and 1/2x the patch grid
@@ -17,22 +17,19 @@ def _upsample(x, filters, factor, conv, name):
     """``BN(convT(DAB x))`` (kernel = stride = factor) plus CFB of the nearest-upsampled ``x``."""
     options = {key: conv.keywords[key] for key in ("activation_binarizer", "kernel_binarizer", "zero_as_positive")}
     y = BiDenseConvTranspose2D(filters, factor, **options, name=name)(x)
-    if conv.keywords["bypass"] != "cfb":
-        return y
-    nearest = keras.layers.UpSampling2D(factor, interpolation="nearest", name=f"{name}_nearest")(x)
-    shortcut = ChannelAdaptiveBypass(filters, name=f"{name}_bypass")(nearest)
-    return keras.layers.Add(name=f"{name}_add")([y, shortcut])
+    nearest = keras.layers.UpSampling2D(factor, interpolation="nearest", name=f"{name}_nearest")
+    return add_bypass(y, x, filters, conv, name, resample=nearest)
 
 
 def _downsample(x, filters, conv, name):
     """``BN(conv3x3/2 (DAB x))`` plus CFB of ``AvgPool3x3/2`` of ``x`` (zero padding counted: always /9)."""
     y = conv(filters, 3, strides=2, padding=1, bypass=None, name=name)(x)
-    if conv.keywords["bypass"] != "cfb":
-        return y
-    padded = keras.layers.ZeroPadding2D(1, name=f"{name}_pad")(x)
-    pooled = keras.layers.AveragePooling2D(3, strides=2, name=f"{name}_pool")(padded)
-    shortcut = ChannelAdaptiveBypass(filters, name=f"{name}_bypass")(pooled)
-    return keras.layers.Add(name=f"{name}_add")([y, shortcut])
+
+    def pooled(source):
+        padded = keras.layers.ZeroPadding2D(1, name=f"{name}_pad")(source)
+        return keras.layers.AveragePooling2D(3, strides=2, name=f"{name}_pool")(padded)
+
+    return add_bypass(y, x, filters, conv, name, resample=pooled)
 
 
 def reassemble(features, conv, out_channels, name="reassemble"):
