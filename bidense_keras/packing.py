@@ -76,7 +76,8 @@ def pack_kernel(kernel, channel_axis):
     kernel = np.asarray(kernel, dtype=np.float32)
     per_channel = np.abs(_channels_last(kernel, channel_axis)).astype(np.float64)
     factors = _channels_last(spread(kernel.shape), channel_axis).astype(np.float64) * (per_channel != 0)
-    magnitude = per_channel.sum(axis=0) / np.maximum(factors.sum(axis=0), 1.0)  # exact for a canonical kernel
+    weight = factors.sum(axis=0)
+    magnitude = per_channel.sum(axis=0) / np.where(weight > 0, weight, 1.0)  # exact for a canonical kernel
     packed = {"signs": np.packbits(kernel.ravel() > 0), "magnitude": magnitude.astype(np.float32)}
     zeros = np.flatnonzero(kernel.ravel() == 0)
     if zeros.size:

@@ -56,6 +56,16 @@ def test_a_kernel_packs_to_one_bit_per_weight_and_rebuilds_canonically(shape, ch
     assert "zeros" not in packing.pack_kernel(kernel + (kernel == 0) * 0.5, channel_axis)
 
 
+def test_a_channel_with_one_nonzero_weight_keeps_its_scale():
+    kernel = np.zeros((2, 2, 1, 3), np.float32)
+    kernel[:, :, 0, 0] = [[0.5, -0.25], [0.125, 1.0]]
+    kernel[0, 0, 0, 2] = -0.3  # alone in channel 2, where the spread is 1/4
+    assert packing.spread(kernel.shape)[0, 0, 0, 2] == 0.25
+    rebuilt = packing.unpack_kernel(packing.pack_kernel(kernel, 3), kernel.shape, 3)
+    np.testing.assert_allclose(np.abs(rebuilt).mean(axis=(0, 1, 2)), np.abs(kernel).mean(axis=(0, 1, 2)), rtol=1e-7)
+    np.testing.assert_array_equal(np.sign(rebuilt), np.sign(kernel))
+
+
 def test_unpacking_refuses_arrays_that_do_not_fit():
     packed = packing.pack_kernel(np.ones((3, 3, 4, 2), np.float32), 3)
     with pytest.raises(ValueError, match="sign bytes do not fit a kernel of 108 weights"):
