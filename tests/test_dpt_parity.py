@@ -12,7 +12,8 @@ import pytest
 from bidense_keras.backbones.vit import BinaryViTBackbone
 from bidense_keras.convert.checkpoint_io import load_state_dict
 from bidense_keras.convert.official import strip_prefix
-from bidense_keras.convert.official_dpt import STEM, vit_weight_map
+from bidense_keras.convert import CheckpointError, from_official_checkpoint
+from bidense_keras.convert.official_dpt import STEM, decoder_weight_map, from_state_dict, infer_architecture, vit_weight_map
 from tests.conftest import nhwc
 
 pytestmark = pytest.mark.backends
@@ -59,21 +60,35 @@ def test_positions_tokens_blocks_and_features(backbone_case):
 
 @pytest.fixture(scope="module", params=FIXTURES)
 def model_case(request, reference_dir):
-    """The whole DPT model with the authors' weights (converter of the backbone and the decoder)."""
-    from bidense_keras.convert.official_dpt import decoder_weight_map
-    from bidense_keras.dpt import DPT
-
+    """The whole DPT model converted from the authors' state dict (architecture inferred, heads given)."""
     name = request.param
-    config = json.loads((reference_dir / f"{name}.json").read_text())
-    vit = config["backbone"]
-    head = {"num_classes": config["num_classes"]} if config["task"] == "segmentation" else {
-        "max_depth": config["max_depth"]}
-    model = DPT(config["task"], vit["embed_dim"], vit["depth"], vit["num_heads"], config["features"],
-                config["out_channels"], include_preprocessing=False, **head)
-    state_dict = strip_prefix(load_state_dict(reference_dir / f"{name}.state_dict.npz"), STEM, "DPT")
-    for key, (variable, layout) in {**vit_weight_map(model.backbone), **decoder_weight_map(model)}.items():
-        variable.assign(layout(np.asarray(state_dict[key], np.float32)))
+    heads = json.loads((reference_dir / f"{name}.json").read_text())["backbone"]["num_heads"]
+    model = from_official_checkpoint(reference_dir / f"{name}.state_dict.npz", include_preprocessing=False,
+                                     num_heads=heads)
     return name, model, np.load(reference_dir / f"{name}.io.npz")
+
+
+def test_the_converter_infers_the_architecture(reference_dir):
+    for name in FIXTURES:
+        config = json.loads((reference_dir / f"{name}.json").read_text())
+        state_dict = strip_prefix(load_state_dict(reference_dir / f"{name}.state_dict.npz"), STEM, "DPT")
+        vit = config["backbone"]
+        head = {"num_classes": config["num_classes"]} if config["task"] == "segmentation" else {"max_depth": 10.0}
+        assert infer_architecture(state_dict, num_heads=vit["num_heads"]) == {
+            "task": config["task"], "embed_dim": vit["embed_dim"], "depth": vit["depth"],
+            "num_heads": vit["num_heads"], "features": config["features"],
+            "out_channels": tuple(config["out_channels"]), **head}
+        with pytest.raises(CheckpointError, match="embed_dim 96 is not a multiple of DINOv2's head width 64"):
+            infer_architecture(state_dict)
+
+
+def test_a_dpt_checkpoint_that_does_not_fit_is_refused_by_name(reference_dir):
+    state_dict = strip_prefix(load_state_dict(reference_dir / "dpt_bidense_seg_small.state_dict.npz"), STEM, "DPT")
+    del state_dict["scratch.layer2_rn.norm.running_var"]
+    state_dict["scratch.extra.weight"] = np.zeros(3, np.float32)
+    with pytest.raises(CheckpointError, match=r"missing tensors: scratch\.layer2_rn\.norm\.running_var; "
+                                              r"unexpected tensors: scratch\.extra\.weight"):
+        from_state_dict(state_dict, num_heads=3)
 
 
 INTERMEDIATES = {  # fixture key: layer whose output it is
@@ -95,7 +110,6 @@ def test_dpt_output_and_intermediates(model_case):
 
 def test_dpt_input_and_parameter_gradients(model_case, reference_dir):
     from bidense_keras.backends import vjp
-    from bidense_keras.convert.official_dpt import decoder_weight_map
 
     name, model, io = model_case
     weight_map = {**vit_weight_map(model.backbone), **decoder_weight_map(model)}

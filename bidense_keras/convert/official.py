@@ -10,6 +10,8 @@ import re
 
 import numpy as np
 
+from bidense_keras.convert import official_dpt
+from bidense_keras.convert.assign import assign_checked
 from bidense_keras.convert.checkpoint_io import CheckpointError, load_state_dict
 from bidense_keras.models import UperNet
 
@@ -206,40 +208,12 @@ def load_official_weights(model, state_dict):
     Raises:
         CheckpointError: naming missing tensors, unexpected tensors, or shape mismatches.
     """
-    entries = official_weight_map(model)
     _check_shared_aliases(state_dict)
-    ignored = (*IGNORED_PREFIXES, *SHARED_ALIASES)
-    unexpected = sorted(
-        name
-        for name in state_dict
-        if name not in entries
-        and not name.startswith(ignored)
-        and not name.endswith("num_batches_tracked")
-    )
-    missing = sorted(name for name in entries if name not in state_dict)
-    problems = []
-    if missing:
-        problems.append(f"missing tensors: {', '.join(missing)}")
-    if unexpected:
-        problems.append(f"unexpected tensors: {', '.join(unexpected)}")
-    values = {}
-    for name, (variable, transform) in entries.items():
-        if name in state_dict:
-            value = transform(np.asarray(state_dict[name], dtype="float32"))
-            if tuple(value.shape) != tuple(variable.shape):
-                problems.append(
-                    f"{name} has shape {state_dict[name].shape}, the model needs "
-                    f"{tuple(variable.shape)} (Keras layout)"
-                )
-            values[name] = value
-    if problems:
-        raise CheckpointError("Checkpoint does not fit the model: " + "; ".join(problems))
-    for name, (variable, _) in entries.items():
-        variable.assign(values[name])
+    assign_checked(official_weight_map(model), state_dict, (*IGNORED_PREFIXES, *SHARED_ALIASES))
 
 
 def from_official_checkpoint(path, task=None, max_depth=10.0, include_preprocessing=True, **kwargs):
-    """A ready Keras model from an official BiDense checkpoint.
+    """A ready Keras model from an official BiDense checkpoint (UperNet or DPT family).
 
     Args:
         path: Lightning ``.ckpt``, PyTorch ``.pth``/``.pt`` state dict, or ``.npz``
@@ -250,10 +224,18 @@ def from_official_checkpoint(path, task=None, max_depth=10.0, include_preprocess
             authors' network takes ImageNet-normalized input; False gives that).
         **kwargs: further :class:`UperNet` arguments (e.g. ``zero_as_positive``).
 
+        num_heads: DPT checkpoints only: attention heads (default ``embed_dim // 64``, DINOv2's head width;
+            shapes do not tell the heads).
+
     Returns:
-        :class:`~bidense_keras.models.UperNet` with the checkpoint's weights.
+        :class:`~bidense_keras.models.UperNet` (or :class:`~bidense_keras.dpt.DPT` for a DPT checkpoint,
+        recognised by its ViT patch embedding) with the checkpoint's weights.
     """
-    state_dict = strip_prefix(load_state_dict(path))
+    state_dict = load_state_dict(path)
+    if any(name.endswith(official_dpt.STEM) for name in state_dict):
+        return official_dpt.from_state_dict(strip_prefix(state_dict, official_dpt.STEM, "DPT"), task, max_depth,
+                                            include_preprocessing, **kwargs)
+    state_dict = strip_prefix(state_dict)
     architecture = infer_architecture(state_dict, task, max_depth)
     model = UperNet(**architecture, include_preprocessing=include_preprocessing, **kwargs)
     load_official_weights(model, state_dict)

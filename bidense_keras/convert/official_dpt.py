@@ -1,10 +1,17 @@
-"""The authors' DPT checkpoints (binary DINOv2 ViT + DPT decoder): names and layouts (SPEC_DPT §9)."""
+"""The authors' DPT checkpoints (binary DINOv2 ViT + DPT decoder): names, layouts, architecture (SPEC_DPT §9)."""
+
+import re
 
 import numpy as np
 
+from bidense_keras.convert.assign import assign_checked
+from bidense_keras.convert.checkpoint_io import CheckpointError
+from bidense_keras.dpt import DPT
+
 STEM = "backbone.patch_embed.proj.weight"
 # Stored but never used by the authors' forward pass.
-UNUSED_PREFIXES = ("backbone.mask_token",)
+UNUSED_PREFIXES = ("backbone.mask_token", "scratch.refinenet4.resConfUnit1.")
+HEAD_WIDTH = 64  # DINOv2's attention head width (ViT-S/B/L/g: 6/12/16/24 heads)
 
 
 def _linear_kernel(array):
@@ -116,3 +123,47 @@ def decoder_weight_map(model):
     entries["scratch.output_conv2.2.weight"] = (final.kernel, _conv_kernel)
     entries["scratch.output_conv2.2.bias"] = (final.bias, _same)
     return entries
+
+
+def _require(state_dict, name):
+    if name not in state_dict:
+        raise CheckpointError(f"Checkpoint is missing tensor {name!r}.")
+    return state_dict[name]
+
+
+def infer_architecture(state_dict, task=None, max_depth=10.0, num_heads=None):
+    """:class:`~bidense_keras.dpt.DPT` keyword arguments inferred from an (unprefixed) DPT state dict.
+
+    Width, depth, decoder width, reassemble widths, task and classes come from tensor shapes; the
+    heads do not (``qkv`` is ``(3C, C)`` whatever they are): ``num_heads`` defaults to
+    ``embed_dim // 64``, DINOv2's head width, and is required when that does not divide.
+    """
+    embed_dim = int(_require(state_dict, "backbone.cls_token").shape[-1])
+    blocks = {int(match.group(1)) for name in state_dict
+              if (match := re.match(r"backbone\.blocks\.(\d+)\.", name))}
+    if num_heads is None:
+        if embed_dim % HEAD_WIDTH:
+            raise CheckpointError(f"embed_dim {embed_dim} is not a multiple of DINOv2's head width {HEAD_WIDTH}: "
+                                  "pass num_heads (the checkpoint's shapes do not tell it).")
+        num_heads = embed_dim // HEAD_WIDTH
+    outputs = int(_require(state_dict, "scratch.output_conv2.2.weight").shape[0])
+    task = task or ("depth" if outputs == 1 else "segmentation")
+    architecture = {
+        "task": task, "embed_dim": embed_dim, "depth": len(blocks), "num_heads": int(num_heads),
+        "features": int(_require(state_dict, "scratch.layer1_rn.conv.weight").shape[0]),
+        "out_channels": tuple(int(_require(state_dict, f"projects.{i}.conv.weight").shape[0]) for i in range(4)),
+    }
+    architecture.update({"num_classes": outputs} if task == "segmentation" else {"max_depth": float(max_depth)})
+    return architecture
+
+
+def from_state_dict(state_dict, task=None, max_depth=10.0, include_preprocessing=True, num_heads=None, **kwargs):
+    """A :class:`~bidense_keras.dpt.DPT` with the weights of an (unprefixed) DPT state dict.
+
+    Raises:
+        CheckpointError: missing, unexpected or misshapen tensors (nothing is assigned then).
+    """
+    model = DPT(**infer_architecture(state_dict, task, max_depth, num_heads),
+                include_preprocessing=include_preprocessing, **kwargs)
+    assign_checked({**vit_weight_map(model.backbone), **decoder_weight_map(model)}, state_dict, UNUSED_PREFIXES)
+    return model
