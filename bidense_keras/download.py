@@ -14,6 +14,7 @@ import time): ``HF_ENDPOINT`` (Hub address), ``HF_HUB_OFFLINE`` (cache only),
 ``HF_TOKEN`` and ``BIDENSE_KERAS_WEIGHTS`` (a folder holding ``<preset>/`` folders).
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -28,7 +29,15 @@ from huggingface_hub.errors import (
 )
 
 from bidense_keras.files import sha256_of
-from bidense_keras.weights import CONFIG_FILE, METADATA_FILE, PACKED_FILE, REQUIRED_FILES, WEIGHT_FILES, WEIGHTS_FILE
+from bidense_keras.weights import (
+    CONFIG_FILE,
+    METADATA_FILE,
+    PACKED_FILE,
+    PACKED_PIN,
+    REQUIRED_FILES,
+    WEIGHT_FILES,
+    WEIGHTS_FILE,
+)
 
 WEIGHTS_ENV = "BIDENSE_KERAS_WEIGHTS"
 LOCAL_HINT = (f"or fetch the folder elsewhere (bidense-keras download PRESET DIR) and set {WEIGHTS_ENV} to a "
@@ -52,11 +61,25 @@ def bundled_presets():
 
 
 def model_files(weights):
-    """The files a local copy of a preset needs: ``config.json``, ``metadata.json`` (current format) and
-    its weights file, ``model.bits.npz`` when published packed, else ``model.weights.h5``."""
+    """The files fetched for a preset: ``config.json``, ``metadata.json`` (current format) and one weights
+    file, ``model.bits.npz`` when published packed, else ``model.weights.h5``.
+
+    Raises:
+        WeightsError: the entry pins no weights file.
+    """
     listed = weights["files"]
-    weights_file = next((name for name in WEIGHT_FILES if name in listed), WEIGHTS_FILE)
-    return [name for name in REQUIRED_FILES if name in listed] + [weights_file]
+    weights_files = [name for name in WEIGHT_FILES if name in listed]
+    if not weights_files:
+        raise WeightsError(f"The registry entry of {weights.get('repo_id')} pins no weights file ({', '.join(WEIGHT_FILES)}).")
+    return [name for name in REQUIRED_FILES if name in listed] + weights_files[:1]
+
+
+def _holds_model(folder, weights):
+    """Whether ``folder`` has the required files and one of the weights files the entry pins."""
+    listed = weights["files"]
+    required = [name for name in REQUIRED_FILES if name in listed]
+    return all((folder / name).is_file() for name in required) and any(
+        (folder / name).is_file() for name in WEIGHT_FILES if name in listed)
 
 
 class WeightsError(ValueError):
@@ -169,7 +192,7 @@ def download_file(repo_id, filename, revision, expected, cache_dir=None, label=N
 
 def _local_folder(folder, weights, label):
     """``folder`` with every file of ``weights`` it holds verified, or None if it lacks a model file."""
-    if not all((folder / name).is_file() for name in model_files(weights)):
+    if not _holds_model(folder, weights):
         return None
     for name, expected in weights["files"].items():
         if (folder / name).is_file():
@@ -184,13 +207,13 @@ def resolve_preset_folder(preset, weights, path=None, mirror=None, cache_dir=Non
 
     1. ``path`` (it must hold the model files);
     2. ``$BIDENSE_KERAS_WEIGHTS/<preset>/``;
-    3. the packed defaults bundled in the package (:func:`bundled_presets`);
-    4. the repository mirror ``mirror/<preset>/`` (default: ``weights/`` of a source checkout);
+    3. the repository mirror ``mirror/<preset>/`` (default: ``weights/`` of a source checkout);
+    4. the packed defaults bundled in the package (:func:`bundled_presets`);
     5. the Hub: the :func:`model_files` at the pinned revision (the cache's snapshot folder).
 
-    A local folder is a candidate when it holds the :func:`model_files`; its files listed in
-    ``weights["files"]`` are verified, and a wrong one raises (the folder is not skipped).
-    Other files (``README.md``, the second weights file) may be absent.
+    A local folder is a candidate when it holds ``config.json``, ``metadata.json`` and either pinned
+    weights file; its files listed in ``weights["files"]`` are verified, and a wrong one raises (the
+    folder is not skipped). Other files (``README.md``, the second weights file) may be absent.
 
     Args:
         preset: preset name, used for the folder name and in messages.
@@ -205,10 +228,12 @@ def resolve_preset_folder(preset, weights, path=None, mirror=None, cache_dir=Non
     if path is not None:
         folder = _local_folder(Path(path), weights, preset)
         if folder is None:
-            raise WeightsError(f"{preset}: {path} does not hold the model files {', '.join(model_files(weights))}.")
+            required = [name for name in REQUIRED_FILES if name in weights["files"]]
+            options = " or ".join(name for name in WEIGHT_FILES if name in weights["files"])
+            raise WeightsError(f"{preset}: {path} does not hold the model files {', '.join(required)} and {options}.")
         return folder
     environment, mirror = os.environ.get(WEIGHTS_ENV), mirror or source_checkout_mirror()
-    for root in filter(None, (environment, bundled_presets(), mirror)):
+    for root in filter(None, (environment, mirror, bundled_presets())):
         folder = _local_folder(Path(root) / preset, weights, preset)
         if folder is not None:
             return folder
@@ -218,9 +243,9 @@ def resolve_preset_folder(preset, weights, path=None, mirror=None, cache_dir=Non
             for name in model_files(weights)
         ]
     except WeightsError as error:
-        searched = (f"${WEIGHTS_ENV}/{preset} " + ("(not there)" if environment else "(unset)") + ", the "
-                    "package's bundled presets (not this one), "
-                    + (f"mirror {mirror}/{preset} (not there)" if mirror else "no repository mirror (installed package)"))
+        searched = (f"${WEIGHTS_ENV}/{preset} " + ("(not there)" if environment else "(unset)") + ", "
+                    + (f"mirror {mirror}/{preset} (not there)" if mirror else "no repository mirror (installed package)")
+                    + ", the package's bundled presets (not this one)")
         raise WeightsError(f"{error} Searched before the Hub: {searched}.") from error
     return files[0].parent
 
@@ -230,9 +255,10 @@ def _optional_file(repo_id, name, revision, cache_dir):
     try:
         return download_file(repo_id, name, revision, None, cache_dir)
     except WeightsError as error:
-        if not isinstance(error.__cause__, RemoteEntryNotFoundError):
+        absent = isinstance(error.__cause__, RemoteEntryNotFoundError)
+        if not (absent or (_offline() and isinstance(error.__cause__, LocalEntryNotFoundError))):
             raise
-        return None
+        return None  # offline, a file the cache does not have counts as absent
 
 
 def resolve_uri(uri, cache_dir=None):
@@ -240,8 +266,8 @@ def resolve_uri(uri, cache_dir=None):
 
     ``config.json``, ``metadata.json`` when the repository has one (Keras-saved repositories do
     too) and one weights file are fetched into the Hugging Face cache: ``model.bits.npz`` when the
-    repository has it (checked against the sha256 its metadata pins), else ``model.weights.h5``. No
-    checksum is pinned for user repositories by the registry: loading checks the weights against the config.
+    metadata pins one (loading checks its sha256), else ``model.weights.h5``. No checksum is pinned
+    for user repositories by the registry: loading checks the weights against the config.
 
     Raises:
         WeightsError: when a required file cannot be downloaded.
@@ -251,7 +277,7 @@ def resolve_uri(uri, cache_dir=None):
         raise ValueError(f"{uri!r} is not a Hub address; write hf://owner/repo or hf://owner/repo@revision.")
     revision = revision or "main"
     config = download_file(repo_id, CONFIG_FILE, revision, None, cache_dir)
-    has_metadata = _optional_file(repo_id, METADATA_FILE, revision, cache_dir) is not None
-    if not (has_metadata and _optional_file(repo_id, PACKED_FILE, revision, cache_dir) is not None):
-        download_file(repo_id, WEIGHTS_FILE, revision, None, cache_dir)
+    metadata = _optional_file(repo_id, METADATA_FILE, revision, cache_dir)
+    packed = metadata is not None and PACKED_PIN in json.loads(metadata.read_text())
+    download_file(repo_id, PACKED_FILE if packed else WEIGHTS_FILE, revision, None, cache_dir)
     return config.parent

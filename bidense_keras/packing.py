@@ -98,7 +98,8 @@ def unpack_kernel(packed, shape, channel_axis):
         raise ValueError(f"{signs.shape} {signs.dtype} sign bytes do not fit a kernel of {size} weights")
     if magnitude.shape != (channels,):
         raise ValueError(f"{magnitude.shape[0] if magnitude.ndim else 'no'} magnitudes for {channels} channels")
-    if zeros.size and (zeros.ndim != 1 or zeros.min() < 0 or zeros.max() >= size):
+    if zeros.size and (not np.issubdtype(zeros.dtype, np.integer) or zeros.ndim != 1 or zeros.min() < 0
+                       or zeros.max() >= size):
         raise ValueError(f"zero indices outside a kernel of {size} weights")
     sign = np.where(np.unpackbits(signs, count=size).astype(bool), 1.0, -1.0).astype(np.float32)
     sign[zeros] = 0.0
@@ -124,6 +125,9 @@ def save_packed(model, path):
         ``path`` as a :class:`~pathlib.Path`.
     """
     kernels = binary_kernels(model)
+    paths = [variable.path for variable in model.weights]
+    if len(set(paths)) != len(paths):
+        raise ValueError(f"{model.name} has variables that share a path; name its layers uniquely to pack it.")
     arrays = {FORMAT_KEY: np.array(PACKED_FORMAT)}
     for variable in model.weights:
         value = keras.ops.convert_to_numpy(variable)
@@ -141,7 +145,10 @@ def save_packed(model, path):
 def _read_arrays(path):
     """Every array of the ``.npz`` at ``path`` (read now, so a corrupt member fails here)."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError("a single array, not an .npz archive")
+        with archive:
             return {name: archive[name] for name in archive.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
         raise ValueError(f"{path} is not a readable packed weights file ({error}).") from error
@@ -159,7 +166,7 @@ def load_packed(model, path):
     if found != PACKED_FORMAT:
         raise ValueError(f"{path} has packed format {found!r}; this version reads {PACKED_FORMAT!r}.")
     kernels = binary_kernels(model)
-    expected = set()
+    expected, values = set(), []
     for variable in model.weights:
         if variable.path in kernels:
             parts = {part: arrays[f"{variable.path}:{part}"] for part in BINARY_PARTS
@@ -179,8 +186,10 @@ def load_packed(model, path):
             value = arrays[variable.path]
             if tuple(value.shape) != tuple(variable.shape):
                 raise ValueError(f"{path}: {variable.path} has shape {value.shape}, the model {tuple(variable.shape)}.")
-        variable.assign(value)
+        values.append(value)
     extra = sorted(set(arrays) - expected)
     if extra:
         raise ValueError(f"{path} holds {len(extra)} array(s) the model does not have, e.g. {extra[:3]}.")
+    for variable, value in zip(model.weights, values):  # only once everything fits: never half-loaded
+        variable.assign(value)
     return model

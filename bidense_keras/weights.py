@@ -11,7 +11,9 @@ A folder (the Hugging Face Hub layout, and the unzipped ``.keras`` layout that
 * ``model.weights.h5``: the Keras weights file;
 * ``model.bits.npz`` (packed folders): the same weights with every binary kernel as sign bits
   (:mod:`bidense_keras.packing`), pinned by sha256 in ``metadata.json``; read in preference to the
-  ``.h5``, and the only weights file a folder needs (the defaults shipped in the wheel have no ``.h5``);
+  ``.h5``, and the only weights file :func:`load_folder` needs. Folders without the ``.h5`` (the defaults
+  shipped in the wheel, Hub downloads of packed presets) load with ``bidense_keras`` but not with
+  ``keras.saving.load_model``, which needs the full published folder;
 * ``README.md``: the model card, written by :mod:`bidense_keras.publish`.
 
 Folders of the first format (``bidense_keras/1``: one ``config.json`` holding ``format``,
@@ -53,7 +55,7 @@ def save_pretrained(model, directory, *, packed=False, **metadata):
     Args:
         model: a :class:`~bidense_keras.models.UperNet`.
         directory: the model folder; an existing one is replaced as a whole.
-        packed: also write ``model.bits.npz`` (binary kernels as bits, about 1/20 of the ``.h5`` for
+        packed: also write ``model.bits.npz`` (binary kernels as bits, about 1/23 of the ``.h5`` for
             ConvNeXt-T). Both files then hold the canonical binary kernels ``mean|W_o| * sign(W)``
             (see :mod:`bidense_keras.packing`), which ``model`` itself is left without.
         **metadata: entries of ``metadata.json``, e.g. ``dataset``, ``input_size``, ``metrics``,
@@ -139,7 +141,7 @@ def weights_file(directory):
 
 def _check_pin(path, pin):
     """Refuses ``path`` when its size or sha256 differs from ``pin`` (from metadata.json), or nothing pins it."""
-    if not isinstance(pin, dict):
+    if not isinstance(pin, dict) or not {"sha256", "size"} <= set(pin):
         raise ValueError(f"{path.parent / METADATA_FILE} has no {PACKED_PIN!r} entry pinning {path.name}: write "
                          "the folder with save_pretrained(model, folder, packed=True).")
     size, digest = path.stat().st_size, sha256_of(path)
@@ -175,13 +177,12 @@ def load_folder(directory, **overrides):
     directory = Path(directory)
     model = UperNet(**model_arguments(directory))
     weights = weights_file(directory)
-    if weights.name == PACKED_FILE:
+    if weights.name == PACKED_FILE:  # its errors name the file and what does not match
         _check_pin(weights, read_metadata(directory).get(PACKED_PIN))
+        packing.load_packed(model, weights)
+        return with_overrides(model, **overrides)
     try:
-        if weights.name == PACKED_FILE:
-            packing.load_packed(model, weights)
-        else:
-            compat.load_weights_strictly(model, weights)
+        compat.load_weights_strictly(model, weights)
     except (ValueError, OSError, KeyError) as error:
         raise ValueError(f"{weights} does not fit the architecture in {CONFIG_FILE}: {error}") from error
     return with_overrides(model, **overrides)

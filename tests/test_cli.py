@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -122,7 +123,8 @@ def test_a_failed_download_exits_1_and_a_bad_argument_2(tmp_path, capsys, monkey
 def test_download_copies_a_verified_preset_folder(tmp_path, capsys, monkeypatch):
     assert cli.main(["download", "bidense_upernet_demo_rooms_depth", str(tmp_path)]) == 0
     folder = tmp_path / "bidense_upernet_demo_rooms_depth"
-    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "metadata.json", "model.bits.npz"]  # bundled
+    published = Path(__file__).resolve().parents[1] / "weights" / "bidense_upernet_demo_rooms_depth"  # the mirror
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in published.iterdir())
     assert not any(p.is_symlink() for p in folder.iterdir())
     monkeypatch.setenv("BIDENSE_KERAS_WEIGHTS", str(tmp_path))
     monkeypatch.setattr("bidense_keras.download.source_checkout_mirror", lambda: None)

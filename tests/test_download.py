@@ -31,6 +31,8 @@ PACKED_FILES = {  # published with both weight files: only the bits are fetched
 }
 FINETUNE_FILES = {"config.json": b'{"finetuned": true}', "model.weights.h5": bytes(range(255, -1, -1)) * 8}
 PACKED_FINETUNE_REPO = "someone/packed-finetune"
+SAVED_REPO = "someone/saved"  # what save_pretrained(packed=False) uploads: metadata, no bits
+SAVED_FILES = {**FINETUNE_FILES, "metadata.json": b'{"task": "depth"}'}
 
 
 def entry(files=FILES, repo_id=REPO, revision=COMMIT):
@@ -52,7 +54,8 @@ def hub(monkeypatch):
     """
     server = HubServer({(REPO, COMMIT): FILES, (PACKED_REPO, COMMIT): PACKED_FILES,
                         (FINETUNE_REPO, FINETUNE_COMMIT): FINETUNE_FILES,
-                        (PACKED_FINETUNE_REPO, FINETUNE_COMMIT): PACKED_FILES}).start()
+                        (PACKED_FINETUNE_REPO, FINETUNE_COMMIT): PACKED_FILES,
+                        (SAVED_REPO, FINETUNE_COMMIT): SAVED_FILES}).start()
     blocked = []
     lookup = socket.getaddrinfo
 
@@ -230,11 +233,15 @@ def test_resolution_order_and_local_verification(hub, cache, mirror, tmp_path, m
     monkeypatch.delenv("BIDENSE_KERAS_WEIGHTS")
     monkeypatch.setattr(download, "bundled_presets", lambda: tmp_path / "bundled")
     write_folder(tmp_path / "bundled" / PRESET, {name: FILES[name] for name in NEEDED})  # as in the wheel
-    assert resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=cache) == tmp_path / "bundled" / PRESET
-    (tmp_path / "bundled" / PRESET / "config.json").unlink()
     assert resolve_preset_folder(PRESET, WEIGHTS, mirror=mirror, cache_dir=cache) == mirror / PRESET
+    assert resolve_preset_folder(PRESET, WEIGHTS, mirror=tmp_path / "none", cache_dir=cache) == tmp_path / "bundled" / PRESET
+    (tmp_path / "bundled" / PRESET / "config.json").unlink()
     assert hub.count() == 0
     assert resolve_preset_folder(PRESET, WEIGHTS, mirror=tmp_path / "none", cache_dir=cache).is_relative_to(cache)
+
+    # A preset published with both weight files: a local folder holding either one is a candidate.
+    both = entry({**FILES, "model.bits.npz": b"bits"})
+    assert resolve_preset_folder(PRESET, both, path=explicit, mirror=mirror, cache_dir=cache) == explicit
 
     # A folder without the weights file is not a candidate; one with a wrong file raises.
     monkeypatch.setenv("BIDENSE_KERAS_WEIGHTS", str(env_root))
@@ -247,7 +254,7 @@ def test_resolution_order_and_local_verification(hub, cache, mirror, tmp_path, m
     (explicit / "README.md").write_bytes(b"# edited preset readme\n")
     with pytest.raises(WeightsError, match=rf"{PRESET}: README\.md has 23 bytes, expected 14"):
         resolve_preset_folder(PRESET, WEIGHTS, path=explicit, mirror=mirror, cache_dir=cache)
-    with pytest.raises(WeightsError, match="does not hold the model files config.json, model.weights.h5"):
+    with pytest.raises(WeightsError, match="does not hold the model files config.json and model.weights.h5"):
         resolve_preset_folder(PRESET, WEIGHTS, path=tmp_path / "none", mirror=mirror, cache_dir=cache)
 
 
@@ -262,5 +269,17 @@ def test_resolve_uri_fetches_a_hub_repository(hub, cache, tmp_path):
     assert resolve_uri(f"hf://{FINETUNE_REPO}", cache_dir=cache) == folder
     packed = resolve_uri(f"hf://{PACKED_FINETUNE_REPO}@{FINETUNE_COMMIT}", cache_dir=cache)
     assert sorted(path.name for path in packed.iterdir()) == ["config.json", "metadata.json", "model.bits.npz"]
+    saved = resolve_uri(f"hf://{SAVED_REPO}@{FINETUNE_COMMIT}", cache_dir=cache)  # metadata pins no bits: the h5
+    assert sorted(path.name for path in saved.iterdir()) == ["config.json", "metadata.json", "model.weights.h5"]
     with pytest.raises(WeightsError, match=f"revision v9 not found in {FINETUNE_REPO}"):
         resolve_uri(f"hf://{FINETUNE_REPO}@v9", cache_dir=cache)
+
+
+def test_a_cached_hub_repository_loads_offline_packed_or_not(hub, cache, monkeypatch):
+    for repo in (FINETUNE_REPO, SAVED_REPO, PACKED_FINETUNE_REPO):
+        online = resolve_uri(f"hf://{repo}@{FINETUNE_COMMIT}", cache_dir=cache)
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+        requests = hub.count()
+        assert resolve_uri(f"hf://{repo}@{FINETUNE_COMMIT}", cache_dir=cache) == online
+        assert hub.count() == requests
+        monkeypatch.delenv("HF_HUB_OFFLINE")

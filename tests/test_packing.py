@@ -13,7 +13,7 @@ import bidense_keras as bk
 from bidense_keras import packing
 from bidense_keras.convert import from_official_checkpoint
 from bidense_keras.variants import BINARIZATIONS
-from bidense_keras.weights import PACKED_FILE, WEIGHTS_FILE, load_folder, read_metadata, save_pretrained
+from bidense_keras.weights import PACKED_FILE, WEIGHTS_FILE, load_folder, read_metadata, save_pretrained, weights_file
 from tests.conftest import SMALL, nhwc
 
 pytestmark = pytest.mark.backends
@@ -74,6 +74,8 @@ def test_unpacking_refuses_arrays_that_do_not_fit():
         packing.unpack_kernel(packed, (3, 3, 2, 4), 3)
     with pytest.raises(ValueError, match="zero indices outside"):
         packing.unpack_kernel({**packed, "zeros": np.array([72])}, (3, 3, 4, 2), 3)
+    with pytest.raises(ValueError, match="zero indices outside"):  # not integers
+        packing.unpack_kernel({**packed, "zeros": np.array([1.5])}, (3, 3, 4, 2), 3)
 
 
 @pytest.fixture(scope="module", params=sorted(FIXTURES))
@@ -106,6 +108,7 @@ def test_packed_folders_load_bit_identical_to_their_h5(fixture_model, binarizati
     model, images = fixture_model
     model = _copy(model, binarization)
     folder = save_pretrained(model, tmp_path / "packed", packed=True)
+    assert weights_file(folder).name == PACKED_FILE
     from_bits = load_folder(folder)  # reads model.bits.npz
     (folder / PACKED_FILE).unlink()
     from_h5 = load_folder(folder)
@@ -175,7 +178,8 @@ def test_an_unpinned_or_foreign_packed_file_is_refused(packed_folder, tmp_path):
     other = save_pretrained(bk.segmentation(**{**SMALL, "features": 32}, num_classes=5), tmp_path / "o", packed=True)
     (packed_folder / PACKED_FILE).write_bytes((other / PACKED_FILE).read_bytes())
     metadata_path.write_text(json.dumps({**metadata, "packed_weights": read_metadata(other)["packed_weights"]}))
-    with pytest.raises(ValueError, match=r"model\.bits\.npz does not fit the architecture in config\.json"):
+    with pytest.raises(ValueError, match=r"model\.bits\.npz: binary kernel head_upsample_conv/kernel: .* sign bytes "
+                                         r"do not fit a kernel of 9216 weights"):
         load_folder(packed_folder)
 
 
@@ -191,6 +195,14 @@ def test_load_packed_names_what_does_not_match(packed_folder, tmp_path):
     not_npz.write_bytes(b"PK\x03\x04 not a zip")
     with pytest.raises(ValueError, match="not a readable packed weights file"):
         packing.load_packed(wider, not_npz)
+    one_array = tmp_path / "one.npy"
+    np.save(one_array, np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match="not a readable packed weights file .a single array"):
+        packing.load_packed(wider, one_array)
+    before = [keras.ops.convert_to_numpy(v).copy() for v in wider.weights]
+    with pytest.raises(ValueError):
+        packing.load_packed(wider, packed_folder / PACKED_FILE)
+    assert all(np.array_equal(a, keras.ops.convert_to_numpy(v)) for a, v in zip(before, wider.weights))  # untouched
 
 
 def test_a_loaded_packed_model_fine_tunes(packed_folder):

@@ -133,7 +133,7 @@ def test_every_published_preset_reproduces_its_quick_check(preset, held_out_dirs
         assert measured["metrics"][key] == pytest.approx(value, abs=0.02), key
 
 
-def test_the_bundled_defaults_are_the_published_packed_files():
+def test_the_bundled_defaults_are_the_published_packed_files(tmp_path):
     """bidense_keras/bundled (shipped in the wheel) holds the mirror's config, metadata and bits, nothing else."""
     from tests.conftest import WEIGHTS_DIR
 
@@ -144,4 +144,5 @@ def test_the_bundled_defaults_are_the_published_packed_files():
         assert names == ["config.json", "metadata.json", "model.bits.npz"]
         for name in names:
             assert (bundled / preset / name).read_bytes() == (WEIGHTS_DIR / preset / name).read_bytes(), name
-        assert download.resolve_preset_folder(preset, presets.PRESETS[preset]["weights"]) == bundled / preset
+        weights = presets.PRESETS[preset]["weights"]  # an installed package: no mirror, the bundled copy
+        assert download.resolve_preset_folder(preset, weights, mirror=tmp_path / "no-mirror") == bundled / preset
