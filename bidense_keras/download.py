@@ -60,6 +60,11 @@ def bundled_presets():
     return Path(__file__).resolve().parent / "bundled"
 
 
+def _pinned(names, weights):
+    """Those of ``names`` that the registry entry ``weights`` pins, in order."""
+    return [name for name in names if name in weights["files"]]
+
+
 def model_files(weights):
     """The files fetched for a preset: ``config.json``, ``metadata.json`` (current format) and one weights
     file, ``model.bits.npz`` when published packed, else ``model.weights.h5``.
@@ -67,19 +72,16 @@ def model_files(weights):
     Raises:
         WeightsError: the entry pins no weights file.
     """
-    listed = weights["files"]
-    weights_files = [name for name in WEIGHT_FILES if name in listed]
+    weights_files = _pinned(WEIGHT_FILES, weights)
     if not weights_files:
         raise WeightsError(f"The registry entry of {weights.get('repo_id')} pins no weights file ({', '.join(WEIGHT_FILES)}).")
-    return [name for name in REQUIRED_FILES if name in listed] + weights_files[:1]
+    return _pinned(REQUIRED_FILES, weights) + weights_files[:1]
 
 
 def _holds_model(folder, weights):
     """Whether ``folder`` has the required files and one of the weights files the entry pins."""
-    listed = weights["files"]
-    required = [name for name in REQUIRED_FILES if name in listed]
-    return all((folder / name).is_file() for name in required) and any(
-        (folder / name).is_file() for name in WEIGHT_FILES if name in listed)
+    return all((folder / name).is_file() for name in _pinned(REQUIRED_FILES, weights)) and any(
+        (folder / name).is_file() for name in _pinned(WEIGHT_FILES, weights))
 
 
 class WeightsError(ValueError):
@@ -228,9 +230,8 @@ def resolve_preset_folder(preset, weights, path=None, mirror=None, cache_dir=Non
     if path is not None:
         folder = _local_folder(Path(path), weights, preset)
         if folder is None:
-            required = [name for name in REQUIRED_FILES if name in weights["files"]]
-            options = " or ".join(name for name in WEIGHT_FILES if name in weights["files"])
-            raise WeightsError(f"{preset}: {path} does not hold the model files {', '.join(required)} and {options}.")
+            required, options = ", ".join(_pinned(REQUIRED_FILES, weights)), " or ".join(_pinned(WEIGHT_FILES, weights))
+            raise WeightsError(f"{preset}: {path} does not hold the model files {required} and {options}.")
         return folder
     environment, mirror = os.environ.get(WEIGHTS_ENV), mirror or source_checkout_mirror()
     for root in filter(None, (environment, mirror, bundled_presets())):

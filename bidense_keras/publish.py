@@ -15,13 +15,15 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from bidense_keras import registry
-from bidense_keras.download import bundled_presets, model_files, source_checkout_mirror
+from bidense_keras.download import bundled_presets, source_checkout_mirror
 from bidense_keras.exits import run_command
 from bidense_keras.files import atomic_folder, sha256_of, write_text_atomic
 from bidense_keras.presets import DEFAULT_PRESETS, PRESETS
 from bidense_keras.weights import (
     METADATA_FILE,
+    PACKED_FILE,
     PACKED_PIN,
+    REQUIRED_FILES,
     load_folder,
     model_arguments,
     read_metadata,
@@ -232,9 +234,9 @@ def bundle(presets=None, mirror=None, target=None):
     presets = sorted(presets or set(DEFAULT_PRESETS.values()))
     mirror, target = Path(mirror or source_checkout_mirror()), Path(target or bundled_presets())
     sizes = {}
+    names = (*REQUIRED_FILES, PACKED_FILE)
     for preset in presets:
-        names = model_files({"files": file_records(mirror / preset)})
-        if names[-1] != "model.bits.npz":
+        if not (mirror / preset / PACKED_FILE).is_file():
             raise ValueError(f"{mirror / preset} is not packed: run `python -m bidense_keras.publish pack` first.")
         with atomic_folder(target / preset) as partial:
             for name in names:
