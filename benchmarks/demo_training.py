@@ -1,9 +1,11 @@
 """Trains the demo weights on synthetic_rooms and writes the comparison table.
 
-Two schedules share the demo architecture and the paper's recipe (AdamW + one-cycle):
+The schedules share the paper's recipe (AdamW + one-cycle):
 
-- ``ablation``: 5 epochs over 2,000 scenes (1,250 steps), every binarization: the ablation table.
-- ``converged``: 10 epochs over 10,000 scenes (12,500 steps), bidense and fp32: the default presets.
+- ``ablation``: the demo UperNet, 5 epochs over 2,000 scenes (1,250 steps), every binarization: the ablation table.
+- ``converged``: the demo UperNet, 10 epochs over 10,000 scenes (12,500 steps), bidense and fp32: the default presets.
+- ``dpt``: the demo DPT (a 4-block ViT of width 192), the ``ablation`` recipe, bidense and fp32: the
+  UperNet-vs-DPT comparison.
 
 Runs of a schedule go one after the other with the same data, schedule and seed; a finished
 run (``metrics.json`` present) is skipped and an interrupted one resumes from its backup, so
@@ -24,19 +26,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 DEMO_ARCHITECTURE = {"dims": (32, 64, 128, 256), "depths": (1, 1, 3, 1), "features": 64}
+DPT_DEMO_ARCHITECTURE = {"embed_dim": 192, "depth": 4, "num_heads": 3, "features": 64, "out_channels": (24, 48, 96, 192)}
 DEMO_RECIPE = {"epochs": 5, "batch_size": 8, "lr": 1e-3, "image_size": (192, 256), "seed": 0}
 SYNTHETIC = {"train_samples": 2000, "val_samples": 200, "height": 240, "width": 320}
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """One training schedule: its recipe, data, runs (task, binarization) and the presets they publish."""
+    """One training schedule: its recipe, data, runs (task, binarization), the presets they publish, the model."""
 
     report: str
     recipe: dict
     synthetic: dict
     runs: tuple
     presets: dict
+    family: str = "upernet"
+    architecture: dict = None  # default DEMO_ARCHITECTURE
+
+    @property
+    def model(self):
+        """The model family's arguments of every run."""
+        return self.architecture or DEMO_ARCHITECTURE
 
 
 SCHEDULES = {
@@ -60,12 +70,24 @@ SCHEDULES = {
         runs=(("segmentation", "bidense"), ("depth", "bidense"), ("segmentation", "fp32"), ("depth", "fp32")),
         presets={},
     ),
+    "dpt": Schedule(
+        report="demo_training_dpt", recipe=DEMO_RECIPE, synthetic=SYNTHETIC,
+        runs=(("segmentation", "bidense"), ("depth", "bidense"), ("segmentation", "fp32"), ("depth", "fp32")),
+        presets={
+            "segmentation_bidense": "bidense_dpt_demo_rooms_seg",
+            "depth_bidense": "bidense_dpt_demo_rooms_depth",
+            "segmentation_fp32": "fp32_dpt_demo_rooms_seg",
+            "depth_fp32": "fp32_dpt_demo_rooms_depth",
+        },
+        family="dpt", architecture=DPT_DEMO_ARCHITECTURE,
+    ),
 }
 
 
 def settings(schedule):
     """What a report of ``schedule`` records about how its runs were made (JSON types)."""
-    return json.loads(json.dumps({"architecture": DEMO_ARCHITECTURE, "recipe": schedule.recipe,
+    family = {} if schedule.family == "upernet" else {"family": schedule.family}
+    return json.loads(json.dumps({**family, "architecture": schedule.model, "recipe": schedule.recipe,
                                   "synthetic_rooms": schedule.synthetic}))
 
 
@@ -102,7 +124,7 @@ def run_all(schedule, work_dir, only=None, train=True):
             metrics = experiment.train(
                 task, "synthetic_rooms", Path(work_dir) / "data" / task, run_dir,
                 binarization=binarization, synthetic=schedule.synthetic, verbose=2, **schedule.recipe,
-                **DEMO_ARCHITECTURE,
+                architecture=schedule.family, **schedule.model,
             )
             stats = model_stats(load_folder(run_dir / "model"), input_size=schedule.recipe["image_size"])
             metrics.update({"binary_params": stats["binary_params"], "float_params": stats["float_params"]})
@@ -151,7 +173,7 @@ def publish(schedule, work_dir, finished):
         metadata = json.loads(metadata_path.read_text())
         metadata.update(
             description=f"Demo {task} model (binarization `{binarization}`) trained on procedural synthetic "
-            "rooms by bidense_keras: a small ConvNeXt UperNet that shows the pipeline end to end.",
+            f"rooms by bidense_keras: a small {FAMILY_WORDS[schedule.family]} that shows the pipeline end to end.",
             recipe=recipe_line(schedule),
             metrics={k: v for k, v in finished[run].items() if isinstance(v, (int, float))},
             limits="Trained only on synthetic scenes (9 classes, depth 0.3-10 m): it does not transfer to "
@@ -160,6 +182,9 @@ def publish(schedule, work_dir, finished):
         metadata_path.write_text(json.dumps(metadata, indent=2) + "\n")
         write_model_card(target)
         update_registry(target)
+
+
+FAMILY_WORDS = {"upernet": "ConvNeXt UperNet", "dpt": "binary-ViT DPT"}
 
 
 def _cell(metrics, key, scale=1.0, digits=3):

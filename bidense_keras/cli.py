@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from bidense_keras import __version__
+from bidense_keras.backbones import CONVNEXT_SIZES, VIT_SIZES
 from bidense_keras.exits import run_command
 from bidense_keras.export.runtime import KERNELS, LCE_PYTHON_ENV
 from bidense_keras.files import atomic_path, write_text_atomic
@@ -149,9 +150,15 @@ def _convert(args):
     print(f"wrote {out} and {config_path}")
 
 
+# {CLI option dest: model argument}; --blocks and --heads name the ViT's depth and heads.
+ARCHITECTURE_OPTIONS = {"architecture": "architecture", "backbone": "backbone", "dims": "dims", "depths": "depths",
+                        "embed_dim": "embed_dim", "blocks": "depth", "heads": "num_heads",
+                        "out_channels": "out_channels", "features": "features", "binarization": "binarization"}
+
+
 def _architecture(args):
-    names = ("backbone", "dims", "depths", "features", "binarization")
-    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    return {argument: getattr(args, option) for option, argument in ARCHITECTURE_OPTIONS.items()
+            if getattr(args, option) is not None}
 
 
 def _print_metrics(metrics):
@@ -210,13 +217,19 @@ def _add_train_arguments(train):
     _add_data_arguments(train)
     train.add_argument("--output", required=True, help="run folder: model/, log.csv, metrics.json, backup")
     start = train.add_mutually_exclusive_group()
-    start.add_argument("--preset", help="architecture to train from scratch (default: the paper's ConvNeXt-T)")
+    start.add_argument("--preset", help="architecture to train from scratch (default: the paper's model of the "
+                       "family: ConvNeXt-T UperNet or ViT-S/14 DPT)")
     start.add_argument("--init", metavar="MODEL", help=f"start from trained weights: {MODEL_HELP}; the head is "
                        "re-initialised when the dataset has other classes")
-    train.add_argument("--backbone", choices=("convnext_tiny", "convnext_small", "convnext_base"),
-                       help="ConvNeXt size (from scratch)")
-    train.add_argument("--dims", type=positive_int, nargs=4, help="ConvNeXt stage widths (from scratch)")
-    train.add_argument("--depths", type=positive_int, nargs=4, help="ConvNeXt stage depths (from scratch)")
+    train.add_argument("--architecture", choices=("upernet", "dpt"), help="model family (default upernet)")
+    train.add_argument("--backbone", choices=sorted({*CONVNEXT_SIZES, *VIT_SIZES}),
+                       help="backbone size of the family (from scratch)")
+    train.add_argument("--dims", type=positive_int, nargs=4, help="UperNet: ConvNeXt stage widths (from scratch)")
+    train.add_argument("--depths", type=positive_int, nargs=4, help="UperNet: ConvNeXt stage depths (from scratch)")
+    train.add_argument("--embed-dim", type=positive_int, help="DPT: ViT width (from scratch)")
+    train.add_argument("--blocks", type=positive_int, help="DPT: ViT blocks, at least 4 (from scratch)")
+    train.add_argument("--heads", type=positive_int, help="DPT: attention heads (from scratch)")
+    train.add_argument("--out-channels", type=positive_int, nargs=4, help="DPT: reassemble widths (from scratch)")
     train.add_argument("--features", type=positive_int, help="decoder width (from scratch)")
     train.add_argument("--binarization", choices=BINARIZATIONS, help="binarization variant (from scratch)")
     train.add_argument("--epochs", type=positive_int, default=50, help="passes over the training split")

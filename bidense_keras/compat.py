@@ -39,6 +39,16 @@ def call_output_shapes(layer):
     return [tuple(node.outputs[0].shape) for node in layer._inbound_nodes]
 
 
+def sublayers(layer):
+    """The layers ``layer`` holds directly: a model's layers, and the sublayers a custom layer builds.
+
+    Keras 3 lists a model's layers in ``Model.layers`` but has no public list of the layers a
+    ``Layer`` creates in ``build`` (a ViT block's attention and linear layers); the private
+    ``_flatten_layers`` tracks both.
+    """
+    return list(layer._flatten_layers(include_self=False, recursive=False))
+
+
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     """``keras.callbacks.BackupAndRestore`` with ``double_checkpoint=True`` whose files are replaced, not rewritten.
 

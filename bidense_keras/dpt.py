@@ -11,7 +11,7 @@ from bidense_keras.layers import BiDenseConv2D
 from bidense_keras.models import CheckedImageModel, check_head, imagenet_normalization
 from bidense_keras.variants import conv_options
 
-DPT_BINARIZATIONS = ("bidense",)
+DPT_BINARIZATIONS = ("bidense", "fp32")  # fp32: the full-precision twin, float ViT and decoder
 
 
 @keras.saving.register_keras_serializable(package="bidense_keras")
@@ -28,7 +28,9 @@ class DPT(CheckedImageModel):
         features: decoder width (default 256).
         out_channels: widths of the four reassembled maps (default 48, 96, 192, 384).
         num_classes / max_depth: the head, as for :class:`~bidense_keras.models.UperNet`.
-        binarization: ``"bidense"``.
+        binarization: ``"bidense"``, or ``"fp32"`` for the full-precision twin (float linear layers
+            and softmax attention in the ViT, float convolutions without bypasses in the decoder, as
+            the UperNet family's ``fp32``).
         include_preprocessing, zero_as_positive, input_shape, class_names, palette: as for UperNet.
     """
 
@@ -44,7 +46,7 @@ class DPT(CheckedImageModel):
         conv = functools.partial(BiDenseConv2D, **conv_options(binarization, zero_as_positive))
         images = keras.Input(shape=input_shape, name="images")
         x = imagenet_normalization()(images) if include_preprocessing else images
-        backbone = BinaryViTBackbone(embed_dim, depth, num_heads, name="backbone")
+        backbone = BinaryViTBackbone(embed_dim, depth, num_heads, binary=binarization != "fp32", name="backbone")
         decoded = dpt_decoder(backbone(x), conv, out_channels, features)
         outputs = task_head(task, decoded, images, conv, features, num_classes, max_depth)
         super().__init__(inputs=images, outputs=outputs, **kwargs)

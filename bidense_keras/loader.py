@@ -1,7 +1,8 @@
 """``load(source)``: the one way to get a model, from a preset, a folder, the Hub, a ``.keras`` or ``.tflite`` file.
 
 ``segmentation()`` and ``depth()`` are the same loader with the task fixed, plus building by
-parts (``segmentation(backbone="convnext_small", num_classes=21)``).
+parts (``segmentation(backbone="convnext_small", num_classes=21)``) in either family
+(``segmentation(architecture="dpt")``).
 """
 
 from pathlib import Path
@@ -9,10 +10,9 @@ from pathlib import Path
 import keras
 
 from bidense_keras import download
-from bidense_keras.backbones import CONVNEXT_SIZES
-from bidense_keras.models import UperNet
-from bidense_keras.presets import DEFAULT_PRESETS, PAPER_BASE_PRESETS, PRESETS, get_preset
-from bidense_keras.transfer import ARGUMENTS, with_overrides
+from bidense_keras.families import BACKBONE_SIZES, MODEL_CLASSES, arguments, family_class, family_of
+from bidense_keras.presets import FAMILY_DEFAULT_PRESETS, PAPER_BASE_PRESETS, PRESETS, get_preset
+from bidense_keras.transfer import with_overrides
 from bidense_keras.weights import is_model_folder, load_folder
 
 TFLITE_OPTIONS = ("num_threads", "kernel", "xnnpack")
@@ -36,16 +36,19 @@ def pretrained_folder(preset_name, weights_path=None):
 
 
 def _architecture(preset, overrides):
-    """The UperNet arguments of a preset with ``overrides`` (``backbone`` names a ConvNeXt size)."""
+    """The model arguments of a preset with ``overrides`` (``backbone`` names a size of the preset's family)."""
+    family = preset["family"]
     architecture = {"task": preset["task"], **preset["architecture"]}
     backbone = overrides.pop("backbone", None)
     if backbone is not None:
-        if backbone not in CONVNEXT_SIZES:
-            raise ValueError(f"Unknown backbone {backbone!r}; choose one of {sorted(CONVNEXT_SIZES)}.")
-        architecture.update(CONVNEXT_SIZES[backbone])
-    unknown = sorted(set(overrides) - set(ARGUMENTS) - {"name"})
+        sizes = BACKBONE_SIZES[family]
+        if backbone not in sizes:
+            raise ValueError(f"Unknown {family} backbone {backbone!r}; choose one of {sorted(sizes)}.")
+        architecture.update(sizes[backbone])
+    known = arguments(family_class(family))
+    unknown = sorted(set(overrides) - set(known) - {"name"})
     if unknown:
-        raise TypeError(f"Unknown argument(s) {unknown}; model arguments are {['backbone', *ARGUMENTS]}.")
+        raise TypeError(f"Unknown argument(s) {unknown}; {family} model arguments are {['backbone', *known]}.")
     if overrides.get("num_classes", architecture.get("num_classes")) != architecture.get("num_classes"):
         architecture.update(class_names=None, palette=None)  # the preset's names and colours no longer fit
     return {**architecture, **overrides}
@@ -54,7 +57,7 @@ def _architecture(preset, overrides):
 def _load_preset(name, pretrained, weights_path, overrides):
     preset = get_preset(name)
     if not pretrained:
-        return UperNet(**_architecture(preset, dict(overrides)))
+        return family_class(preset["family"])(**_architecture(preset, dict(overrides)))
     return load_folder(pretrained_folder(name, weights_path), **overrides)
 
 
@@ -62,8 +65,9 @@ def _load_keras_file(path, overrides):
     if not Path(path).is_file():
         raise FileNotFoundError(f"No .keras file at {path}.")
     model = keras.saving.load_model(path, compile=False)
-    if not isinstance(model, UperNet):
-        raise ValueError(f"{path} holds a {type(model).__name__}, not a bidense_keras UperNet.")
+    if not isinstance(model, MODEL_CLASSES):
+        raise ValueError(f"{path} holds a {type(model).__name__}, not a bidense_keras model "
+                         f"({', '.join(cls.__name__ for cls in MODEL_CLASSES)}).")
     return with_overrides(model, **overrides)
 
 
@@ -80,7 +84,13 @@ def _looks_like_path(source):
     return any(separator in source for separator in ("/", "\\")) or source.startswith(".") or Path(source).exists()
 
 
-def load(source, *, pretrained=True, task=None, weights_path=None, **overrides):
+def _check_wanted(source, found, wanted, what):
+    if wanted is not None and found != wanted:
+        raise ValueError(f"{source} is a{'n' if found[0] in 'aeiou' else ''} {found} model, not {wanted} "
+                         f"(the {what} it was asked for).")
+
+
+def load(source, *, pretrained=True, task=None, architecture=None, weights_path=None, **overrides):
     """A model from a preset name, a model folder, ``hf://owner/repo[@revision]``, a ``.keras`` or a ``.tflite`` file.
 
     Args:
@@ -92,6 +102,7 @@ def load(source, *, pretrained=True, task=None, weights_path=None, **overrides):
             build its architecture untrained (False), when every architecture argument may change.
             Other sources are trained models and ignore it.
         task: ``"segmentation"`` or ``"depth"`` to refuse a model of the other task.
+        architecture: ``"upernet"`` or ``"dpt"`` to refuse a model of the other family.
         weights_path: for a preset: a folder holding its files (else ``$BIDENSE_KERAS_WEIGHTS``,
             the repository's ``weights/`` or the Hub).
         **overrides: for a trained model, ``num_classes`` / ``max_depth`` (fine-tuning: a new
@@ -101,18 +112,21 @@ def load(source, *, pretrained=True, task=None, weights_path=None, **overrides):
             ``kernel``, ``xnnpack``.
 
     Returns:
-        A :class:`~bidense_keras.models.UperNet` (or a ``TFLiteModel``).
+        A :class:`~bidense_keras.models.UperNet` or :class:`~bidense_keras.dpt.DPT` (or a ``TFLiteModel``).
 
     Raises:
         ValueError: an unknown preset, a preset without weights, a file that is not a model,
-            or a model of the other task.
+            or a model of the other task or family.
         FileNotFoundError: a path that does not exist.
         TypeError: an override the source cannot take.
         bidense_keras.download.WeightsError: weights that are missing, corrupt or undownloadable.
     """
     text = str(source)
-    if task is not None and text in PRESETS and PRESETS[text]["task"] != task:  # before building anything
-        raise ValueError(f"{text} is a {PRESETS[text]['task']} model, not {task}.")
+    if architecture is not None:
+        family_class(architecture)  # an unknown family is named before anything is read
+    if text in PRESETS:  # before building anything
+        _check_wanted(text, PRESETS[text]["task"], task, "task")
+        _check_wanted(text, PRESETS[text]["family"], architecture, "architecture")
     if text.startswith("hf://"):
         model = load_folder(download.resolve_uri(text), **overrides)
     elif text.endswith(".tflite"):
@@ -127,48 +141,58 @@ def load(source, *, pretrained=True, task=None, weights_path=None, **overrides):
         raise FileNotFoundError(f"{text} is a folder but not a model folder (no config.json in it).")
     else:
         raise FileNotFoundError(f"No model folder at {text}.")
-    if task is not None and model.task != task:
-        raise ValueError(f"{text} is a {model.task} model, not {task}.")
+    _check_wanted(text, model.task, task, "task")
+    if architecture is not None and hasattr(model, "get_config"):  # a .tflite has no family
+        _check_wanted(text, family_of(model), architecture, "architecture")
     return model
 
 
-def _by_task(task, preset, pretrained, weights_path, overrides):
-    if preset is None:  # the demo model, or, built by parts, the paper's ConvNeXt-T model as the base
-        preset = (PAPER_BASE_PRESETS if overrides and not pretrained else DEFAULT_PRESETS)[task]
-    return load(preset, pretrained=pretrained, task=task, weights_path=weights_path, **overrides)
+def _by_task(task, preset, pretrained, weights_path, architecture, overrides):
+    if preset is None:  # the demo model, or, built by parts, the paper's model as the base
+        family = architecture or "upernet"
+        family_class(family)
+        preset = (PAPER_BASE_PRESETS if overrides and not pretrained else FAMILY_DEFAULT_PRESETS)[family][task]
+    return load(preset, pretrained=pretrained, task=task, architecture=architecture, weights_path=weights_path,
+                **overrides)
 
 
-def segmentation(preset=None, *, pretrained=False, weights_path=None, **overrides):
-    """A segmentation :class:`~bidense_keras.models.UperNet`: :func:`load` with the task fixed.
+def segmentation(preset=None, *, pretrained=False, architecture=None, weights_path=None, **overrides):
+    """A segmentation model (:class:`~bidense_keras.models.UperNet` or :class:`~bidense_keras.dpt.DPT`):
+    :func:`load` with the task fixed.
 
     Args:
-        preset: a preset name (or any :func:`load` source). Default: ``bidense_upernet_demo_rooms_seg``,
-            or, when architecture arguments are given without ``pretrained``,
-            ``bidense_upernet_convnext_tiny_ade20k`` as the base they change.
+        preset: a preset name (or any :func:`load` source). Default: the family's demo model
+            (``bidense_upernet_demo_rooms_seg``, ``bidense_dpt_demo_rooms_seg``), or, when
+            architecture arguments are given without ``pretrained``, the paper's model as the base they
+            change (``bidense_upernet_convnext_tiny_ade20k``, ``bidense_dpt_vits14_ade20k``).
         pretrained: load the preset's published weights (default False: the architecture only).
+        architecture: ``"upernet"`` (default) or ``"dpt"``.
         weights_path: a folder holding the preset's files.
-        **overrides: ``backbone`` (``"convnext_tiny"``/``"convnext_small"``/``"convnext_base"``),
-            ``dims``, ``depths``, ``features``, ``num_classes``, ``binarization``, ``class_names``,
-            ``palette``, ``include_preprocessing``, ``zero_as_positive``, ``input_shape``, ``name``;
-            with ``pretrained=True`` only those of :func:`load`.
+        **overrides: ``backbone`` (``"convnext_tiny"``/``"convnext_small"``/``"convnext_base"``, or
+            ``"vit_small"``/``"vit_base"`` for DPT), the family's arguments (UperNet ``dims``, ``depths``;
+            DPT ``embed_dim``, ``depth``, ``num_heads``, ``out_channels``), ``features``,
+            ``num_classes``, ``binarization``, ``class_names``, ``palette``, ``include_preprocessing``,
+            ``zero_as_positive``, ``input_shape``, ``name``; with ``pretrained=True`` only those of :func:`load`.
 
     Returns:
         A ``keras.Model`` mapping ``(B, H, W, 3)`` images to ``(B, H, W, num_classes)`` logits.
     """
-    return _by_task("segmentation", preset, pretrained, weights_path, overrides)
+    return _by_task("segmentation", preset, pretrained, weights_path, architecture, overrides)
 
 
-def depth(preset=None, *, pretrained=False, weights_path=None, **overrides):
-    """A monocular depth :class:`~bidense_keras.models.UperNet`: :func:`load` with the task fixed.
+def depth(preset=None, *, pretrained=False, architecture=None, weights_path=None, **overrides):
+    """A monocular depth model (UperNet or DPT): :func:`load` with the task fixed.
 
     Args:
-        preset: as for :func:`segmentation`; defaults ``bidense_upernet_demo_rooms_depth`` and,
-            built by parts, ``bidense_upernet_convnext_tiny_nyu``.
+        preset: as for :func:`segmentation`; defaults ``bidense_upernet_demo_rooms_depth`` /
+            ``bidense_dpt_demo_rooms_depth`` and, built by parts, ``bidense_upernet_convnext_tiny_nyu`` /
+            ``bidense_dpt_vits14_nyu``.
         pretrained: load the preset's published weights.
+        architecture: ``"upernet"`` (default) or ``"dpt"``.
         weights_path: a folder holding the preset's files.
         **overrides: as for :func:`segmentation`, with ``max_depth`` instead of ``num_classes``.
 
     Returns:
         A ``keras.Model`` mapping ``(B, H, W, 3)`` images to ``(B, H, W, 1)`` depth in metres.
     """
-    return _by_task("depth", preset, pretrained, weights_path, overrides)
+    return _by_task("depth", preset, pretrained, weights_path, architecture, overrides)

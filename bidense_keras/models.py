@@ -5,6 +5,7 @@ import functools
 import keras
 import numpy as np
 
+from bidense_keras import compat
 from bidense_keras.backbones import ConvNeXtBackbone
 from bidense_keras.decoders import upernet_decoder
 from bidense_keras.heads import task_head
@@ -18,7 +19,7 @@ TASKS = ("segmentation", "depth")
 
 
 def walk_layers(layer):
-    """Every layer reachable from ``layer`` (nested models included), each once."""
+    """Every layer reachable from ``layer`` (nested models and layers inside layers included), each once."""
     seen, stack, ordered = set(), [layer], []
     while stack:
         current = stack.pop()
@@ -26,7 +27,7 @@ def walk_layers(layer):
             continue
         seen.add(id(current))
         ordered.append(current)
-        stack.extend(getattr(current, "layers", []))
+        stack.extend(compat.sublayers(current))
     return ordered
 
 
@@ -57,6 +58,18 @@ class CheckedImageModel(keras.Model):
     are checked by :func:`bidense_keras.inputs.check_image_values` (shape, empty batch, minimum size,
     NaN/inf, [0, 1] range); calls check the batch and static sizes.
     """
+
+    @classmethod
+    def from_preset(cls, preset, **kwargs):
+        """``bidense_keras.load(preset, **kwargs)`` (keras-hub style): a preset name, model folder,
+        ``hf://owner/repo[@revision]`` or ``.keras`` file, refused when it holds another model class
+        (``UperNet.from_preset`` of a DPT preset); see :func:`bidense_keras.loader.load`."""
+        from bidense_keras.loader import load  # the loader builds these models: imported on use
+
+        model = load(preset, **kwargs)
+        if isinstance(model, keras.Model) and not isinstance(model, cls):
+            raise ValueError(f"{preset} holds a {type(model).__name__}, not a {cls.__name__}.")
+        return model
 
     def __call__(self, inputs, *args, **kwargs):
         check_image_batch(inputs, self.min_input_size)
@@ -154,14 +167,6 @@ class UperNet(CheckedImageModel):
         self.image_shape = tuple(input_shape)
         self.class_names = None if class_names is None else [str(name) for name in class_names]
         self.palette = None if palette is None else [[int(c) for c in colour] for colour in palette]
-
-    @classmethod
-    def from_preset(cls, preset, **kwargs):
-        """``bidense_keras.load(preset, **kwargs)`` (keras-hub style): a preset name, model folder,
-        ``hf://owner/repo[@revision]`` or ``.keras`` file; see :func:`bidense_keras.loader.load`."""
-        from bidense_keras.loader import load  # the loader builds UperNets: imported on use
-
-        return load(preset, **kwargs)
 
     @property
     def min_input_size(self):

@@ -1,7 +1,8 @@
 """The preset table: named architectures and, where published, their pinned weights.
 
 Each row of :data:`PRESET_TABLE` is one preset: name, task, dataset, backbone, binarization.
-The backbone names a row of :data:`BACKBONES`; the dataset names an entry of
+The backbone names a row of :data:`BACKBONES` (its model family and architecture arguments);
+the dataset names an entry of
 :mod:`bidense_keras.datasets.catalog`, which gives the head (classes with their names and
 palette, or the depth range) and the input size. A preset's ``weights`` is its entry in the
 registry of published files (:mod:`bidense_keras.registry`), or None.
@@ -10,14 +11,19 @@ registry of published files (:mod:`bidense_keras.registry`), or None.
 import difflib
 import fnmatch
 
-from bidense_keras.backbones import CONVNEXT_SIZES
+from bidense_keras.backbones import CONVNEXT_SIZES, VIT_SIZES
 from bidense_keras.datasets import catalog
 from bidense_keras.registry import read_registry
 
-# ConvNeXt sizes with the paper's decoder width, and the small demo model trained here.
+DPT_OUT_CHANNELS = (48, 96, 192, 384)  # the authors' reassemble widths for ViT-S
+# {backbone: (family, architecture arguments)}: ConvNeXt and ViT sizes with the paper's decoder
+# widths, and the small demo models trained here.
 BACKBONES = {
-    **{name: {**size, "features": 256} for name, size in CONVNEXT_SIZES.items()},
-    "demo": {"dims": (32, 64, 128, 256), "depths": (1, 1, 3, 1), "features": 64},
+    **{name: ("upernet", {**size, "features": 256}) for name, size in CONVNEXT_SIZES.items()},
+    "demo": ("upernet", {"dims": (32, 64, 128, 256), "depths": (1, 1, 3, 1), "features": 64}),
+    "vit_small": ("dpt", {**VIT_SIZES["vit_small"], "features": 256, "out_channels": DPT_OUT_CHANNELS}),
+    "vit_demo": ("dpt", {"embed_dim": 192, "depth": 4, "num_heads": 3, "features": 64,
+                         "out_channels": (24, 48, 96, 192)}),
 }
 
 # The demo models are trained on synthetic_rooms by benchmarks/demo_training.py; the
@@ -54,20 +60,42 @@ PRESET_TABLE = (
     ("bidense_deployable_upernet_demo_rooms_depth",   "depth",        "synthetic_rooms", "demo",           "bidense_deployable"),
     ("fp32_upernet_demo_rooms_seg",                   "segmentation", "synthetic_rooms", "demo",           "fp32"),
     ("fp32_upernet_demo_rooms_depth",                 "depth",        "synthetic_rooms", "demo",           "fp32"),
+    ("bidense_dpt_vits14_ade20k",                     "segmentation", "ade20k",          "vit_small",      "bidense"),
+    ("bidense_dpt_vits14_voc",                        "segmentation", "voc",             "vit_small",      "bidense"),
+    ("bidense_dpt_vits14_nyu",                        "depth",        "nyu",             "vit_small",      "bidense"),
+    ("bidense_dpt_vits14_kitti",                      "depth",        "kitti",           "vit_small",      "bidense"),
+    ("fp32_dpt_vits14_ade20k",                        "segmentation", "ade20k",          "vit_small",      "fp32"),
+    ("fp32_dpt_vits14_voc",                           "segmentation", "voc",             "vit_small",      "fp32"),
+    ("fp32_dpt_vits14_nyu",                           "depth",        "nyu",             "vit_small",      "fp32"),
+    ("fp32_dpt_vits14_kitti",                         "depth",        "kitti",           "vit_small",      "fp32"),
+    ("bidense_dpt_demo_rooms_seg",                    "segmentation", "synthetic_rooms", "vit_demo",       "bidense"),
+    ("bidense_dpt_demo_rooms_depth",                  "depth",        "synthetic_rooms", "vit_demo",       "bidense"),
+    ("fp32_dpt_demo_rooms_seg",                       "segmentation", "synthetic_rooms", "vit_demo",       "fp32"),
+    ("fp32_dpt_demo_rooms_depth",                     "depth",        "synthetic_rooms", "vit_demo",       "fp32"),
 )
 # The defaults are the demo models trained here, the only ones with published weights so far.
 DEFAULT_PRESETS = {"segmentation": "bidense_upernet_demo_rooms_seg", "depth": "bidense_upernet_demo_rooms_depth"}
-# The base of models built by parts (segmentation(backbone=..., num_classes=...)).
-PAPER_BASE_PRESETS = {"segmentation": "bidense_upernet_convnext_tiny_ade20k", "depth": "bidense_upernet_convnext_tiny_nyu"}
+# Per family: the base of models built by parts (segmentation(backbone=..., num_classes=...)) ...
+PAPER_BASE_PRESETS = {
+    "upernet": {"segmentation": "bidense_upernet_convnext_tiny_ade20k", "depth": "bidense_upernet_convnext_tiny_nyu"},
+    "dpt": {"segmentation": "bidense_dpt_vits14_ade20k", "depth": "bidense_dpt_vits14_nyu"},
+}
+# ... and the pretrained default (segmentation(architecture="dpt", pretrained=True)).
+FAMILY_DEFAULT_PRESETS = {
+    "upernet": DEFAULT_PRESETS,
+    "dpt": {"segmentation": "bidense_dpt_demo_rooms_seg", "depth": "bidense_dpt_demo_rooms_depth"},
+}
 
 
 def _preset(task, dataset, backbone, binarization, weights):
+    family, architecture = BACKBONES[backbone]
     return {
         "task": task,
+        "family": family,
         "dataset": dataset,
         "backbone": backbone,
         "input_size": catalog.dataset(dataset)["input_size"],
-        "architecture": {**BACKBONES[backbone], "binarization": binarization, **catalog.head_arguments(dataset, task)},
+        "architecture": {**architecture, "binarization": binarization, **catalog.head_arguments(dataset, task)},
         "weights": weights,
     }
 

@@ -17,6 +17,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from bidense_keras import registry
 from bidense_keras.download import bundled_presets, source_checkout_mirror
 from bidense_keras.exits import run_command
+from bidense_keras.families import family_of
 from bidense_keras.files import atomic_folder, sha256_of, write_text_atomic
 from bidense_keras.presets import DEFAULT_PRESETS, PRESETS
 from bidense_keras.weights import (
@@ -25,7 +26,7 @@ from bidense_keras.weights import (
     PACKED_PIN,
     REQUIRED_FILES,
     load_folder,
-    model_arguments,
+    model_config,
     read_metadata,
     save_pretrained,
 )
@@ -103,6 +104,17 @@ def usage_snippet(name, repo_id=None):
     return f'import bidense_keras as bk\n\nmodel = bk.load("{source}")'
 
 
+FAMILY_TAGS = {"upernet": ("upernet", "convnext"), "dpt": ("dpt", "vit")}
+
+
+def _architecture_line(family, arguments):
+    """The backbone of a model folder's arguments in words."""
+    if family == "dpt":
+        return (f"ViT width {arguments['embed_dim']}, {arguments['depth']} blocks, {arguments['num_heads']} "
+                f"heads, reassemble widths {list(arguments['out_channels'])}")
+    return f"ConvNeXt dims {list(arguments['dims'])}, depths {list(arguments['depths'])}"
+
+
 def model_card(folder, repo_id=None):
     """The :class:`huggingface_hub.ModelCard` of a model folder, from its config and metadata.
 
@@ -111,11 +123,12 @@ def model_card(folder, repo_id=None):
     usage snippet, data and recipe, the metrics table, limits and the citation.
     """
     folder = Path(folder)
-    arguments, metadata = model_arguments(folder), read_metadata(folder)
+    (model_class, arguments), metadata = model_config(folder), read_metadata(folder)
+    family = family_of(model_class)
     task, dataset, metrics = arguments["task"], metadata.get("dataset", "unknown"), metadata.get("metrics", {})
     data = ModelCardData(
         license=LICENSE, library_name="keras", pipeline_tag=PIPELINE_TAGS[task], model_name=folder.name,
-        tags=["binary-neural-network", "bidense", "bidense_keras", "upernet", "convnext", arguments["binarization"]],
+        tags=["binary-neural-network", "bidense", "bidense_keras", *FAMILY_TAGS[family], arguments["binarization"]],
         datasets=[dataset], base_model=metadata.get("base_model"),
         eval_results=_eval_results(task, dataset, metrics) or None,
     )
@@ -123,10 +136,10 @@ def model_card(folder, repo_id=None):
             else f"depth up to {arguments['max_depth']} m")
     body = [
         f"# {folder.name}", "",
-        metadata.get("description", f"BiDense UperNet for {task}."), "",
+        metadata.get("description", f"BiDense {model_class.__name__} for {task}."), "",
         "## Model",
-        f"- binarization: `{arguments['binarization']}`; ConvNeXt dims {list(arguments['dims'])}, "
-        f"depths {list(arguments['depths'])}, decoder width {arguments['features']}; {head}.",
+        f"- binarization: `{arguments['binarization']}`; {_architecture_line(family, arguments)}, "
+        f"decoder width {arguments['features']}; {head}.",
         f"- input: RGB in [0, 255], any size (trained at {metadata.get('input_size')}); ImageNet "
         "normalization inside the model.",
         "- a Keras model folder: `keras.saving.load_model(folder)` loads it once `bidense_keras` is imported.",

@@ -5,10 +5,9 @@ does after loading: every backbone and decoder weight is kept and only the layer
 changed (the 1x1 logits conv) starts from a fresh initialisation, with a logged message naming it.
 """
 
-import inspect
 import logging
 
-from bidense_keras.models import UperNet
+from bidense_keras.families import arguments
 
 logger = logging.getLogger("bidense_keras")
 
@@ -16,14 +15,14 @@ logger = logging.getLogger("bidense_keras")
 KEEP_WEIGHTS = ("input_shape", "binarization", "zero_as_positive", "class_names", "palette", "name")
 # Arguments that give the model a new head (segmentation classes, depth range) for fine-tuning.
 HEAD_LOGITS = "head_logits"  # the only layer whose shape depends on num_classes
-ARGUMENTS = tuple(name for name in inspect.signature(UperNet.__init__).parameters if name not in ("self", "kwargs"))
 
 
-def check_overrides(overrides, task):
-    """Raises a TypeError for an argument a trained ``task`` model cannot change (or that does not exist)."""
-    unknown = sorted(set(overrides) - set(ARGUMENTS) - {"name"})
+def check_overrides(overrides, task, model_class):
+    """Raises a TypeError for an argument a trained ``task`` model of ``model_class`` cannot change (or lacks)."""
+    known = arguments(model_class)
+    unknown = sorted(set(overrides) - set(known) - {"name"})
     if unknown:
-        raise TypeError(f"Unknown argument(s) {unknown}; model arguments are {list(ARGUMENTS)}.")
+        raise TypeError(f"Unknown argument(s) {unknown}; {model_class.__name__} arguments are {list(known)}.")
     head = {"segmentation": "num_classes", "depth": "max_depth"}[task]
     fixed = sorted(set(overrides) - set(KEEP_WEIGHTS) - {head})
     if fixed:
@@ -38,7 +37,7 @@ def with_overrides(model, **overrides):
     """``model`` rebuilt with ``overrides``, keeping every weight whose shape is unchanged.
 
     Args:
-        model: a trained :class:`~bidense_keras.models.UperNet`.
+        model: a trained :class:`~bidense_keras.models.UperNet` or :class:`~bidense_keras.dpt.DPT`.
         **overrides: arguments of :data:`KEEP_WEIGHTS`, plus ``num_classes`` (segmentation) or
             ``max_depth`` (depth). A new ``num_classes`` re-initialises the logits conv and drops the
             old class names and palette unless new ones are given; a new ``max_depth`` keeps the
@@ -52,14 +51,14 @@ def with_overrides(model, **overrides):
         ValueError: a binarization whose weights differ from the model's.
     """
     config = model.get_config()
-    check_overrides(overrides, config["task"])
+    check_overrides(overrides, config["task"], type(model))
     changed = {key: value for key, value in overrides.items() if config.get(key) != value}
     if not changed:
         return model
     if "num_classes" in changed:
         config.update(class_names=None, palette=None)
     config = {key: value for key, value in {**config, **changed}.items() if key != "trainable"}
-    rebuilt = UperNet(**config)
+    rebuilt = type(model)(**config)
     mismatch = ValueError(
         f"binarization {config['binarization']!r} has other weights than {model.binarization!r}; "
         "the trained weights cannot be reused."

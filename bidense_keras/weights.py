@@ -3,8 +3,8 @@
 A folder (the Hugging Face Hub layout, and the unzipped ``.keras`` layout that
 ``keras.saving.load_model(folder)`` reads once ``bidense_keras`` is imported) holds:
 
-* ``config.json``: the model's Keras serialization (``bidense_keras>UperNet`` and all its
-  arguments, class names and palette included);
+* ``config.json``: the model's Keras serialization (``bidense_keras>UperNet`` or
+  ``bidense_keras>DPT`` and all its arguments, class names and palette included);
 * ``metadata.json``: ``format``, ``task``, ``keras_version``, ``bidense_keras_version``,
   ``date_saved``, ``parameter_count`` and what describes the weights (``dataset``,
   ``input_size``, ``metrics``, ``recipe``, ``description``, ``limits``, ``source``, ``base_model``);
@@ -28,6 +28,7 @@ import keras
 
 from bidense_keras import compat, packing
 from bidense_keras.files import atomic_folder, sha256_of
+from bidense_keras.families import MODEL_CLASSES, class_of_registered_name
 from bidense_keras.models import UperNet
 from bidense_keras.transfer import with_overrides
 
@@ -44,7 +45,7 @@ WEIGHT_FILES = (PACKED_FILE, WEIGHTS_FILE)  # either makes a folder complete; th
 
 def _copy(model):
     """An uncompiled copy of ``model`` with its weights."""
-    clean = UperNet.from_config(model.get_config())
+    clean = type(model).from_config(model.get_config())
     clean.set_weights(model.get_weights())
     return clean
 
@@ -53,7 +54,7 @@ def save_pretrained(model, directory, *, packed=False, **metadata):
     """Writes ``model`` as a model folder: ``config.json``, ``metadata.json``, ``model.weights.h5``.
 
     Args:
-        model: a :class:`~bidense_keras.models.UperNet`.
+        model: a :class:`~bidense_keras.models.UperNet` or :class:`~bidense_keras.dpt.DPT`.
         directory: the model folder; an existing one is replaced as a whole.
         packed: also write ``model.bits.npz`` (binary kernels as bits, about 1/23 of the ``.h5`` for
             ConvNeXt-T). Both files then hold the canonical binary kernels ``mean|W_o| * sign(W)``
@@ -106,16 +107,27 @@ def _is_legacy(config):
     return config.get("format") == LEGACY_FORMAT
 
 
-def model_arguments(directory):
-    """The :class:`~bidense_keras.models.UperNet` keyword arguments (``task`` included) of a model folder."""
+def model_config(directory):
+    """``(model class, keyword arguments with task)`` of a model folder's ``config.json``.
+
+    Raises:
+        ValueError: a config that names no bidense_keras model.
+    """
     path = Path(directory) / CONFIG_FILE
     config = _read_json(path)
     if _is_legacy(config) and "architecture" in config and "task" in config:
         head = {key: config[key] for key in ("class_names", "palette") if key in config}
-        return {"task": config["task"], **config["architecture"], **head}
-    if config.get("registered_name") == "bidense_keras>UperNet" and isinstance(config.get("config"), dict):
-        return {key: value for key, value in config["config"].items() if key != "trainable"}
-    raise ValueError(f"{path} is not the config of a bidense_keras model (no bidense_keras>UperNet in it).")
+        return UperNet, {"task": config["task"], **config["architecture"], **head}
+    model_class = class_of_registered_name(config.get("registered_name"))
+    if model_class is not None and isinstance(config.get("config"), dict):
+        return model_class, {key: value for key, value in config["config"].items() if key != "trainable"}
+    names = " or ".join(f"bidense_keras>{cls.__name__}" for cls in MODEL_CLASSES)
+    raise ValueError(f"{path} is not the config of a bidense_keras model (no {names} in it).")
+
+
+def model_arguments(directory):
+    """The model's keyword arguments (``task`` included) of a model folder: :func:`model_config` without the class."""
+    return model_config(directory)[1]
 
 
 def read_metadata(directory):
@@ -163,7 +175,7 @@ def load_folder(directory, **overrides):
 
     Args:
         directory: the model folder.
-        **overrides: UperNet arguments to change, see :func:`bidense_keras.transfer.with_overrides`:
+        **overrides: model arguments to change, see :func:`bidense_keras.transfer.with_overrides`:
             ``num_classes`` / ``max_depth`` give a new head for fine-tuning (everything else keeps
             its trained weights); ``input_shape``, ``binarization`` (among variants with the same
             weights), ``zero_as_positive``, ``class_names``, ``palette``, ``name`` keep all weights.
@@ -175,7 +187,8 @@ def load_folder(directory, **overrides):
         TypeError: an override that changes the architecture the weights were trained for.
     """
     directory = Path(directory)
-    model = UperNet(**model_arguments(directory))
+    model_class, arguments = model_config(directory)
+    model = model_class(**arguments)
     weights = weights_file(directory)
     if weights.name == PACKED_FILE:  # its errors name the file and what does not match
         _check_pin(weights, read_metadata(directory).get(PACKED_PIN))

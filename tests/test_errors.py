@@ -36,7 +36,7 @@ def test_preset_of_the_other_task():
 
 
 def test_unknown_backbone():
-    with pytest.raises(ValueError, match="Unknown backbone 'resnet50'"):
+    with pytest.raises(ValueError, match="Unknown upernet backbone 'resnet50'"):
         bk.segmentation(backbone="resnet50")
 
 

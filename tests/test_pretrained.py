@@ -22,7 +22,7 @@ def published(tmp_path_factory):
                       + (1.0 if "variance" in weight.path else 0.0))
     folder = save_pretrained(model, mirror / PRESET)
     files = {p.name: {"sha256": sha256_of(p), "size": p.stat().st_size} for p in folder.iterdir()}
-    entry = {"task": "segmentation", "dataset": "test", "backbone": None, "input_size": (64, 64),
+    entry = {"task": "segmentation", "family": "upernet", "dataset": "test", "backbone": None, "input_size": (64, 64),
              "architecture": {**SMALL, "num_classes": 4},
              "weights": {"repo_id": f"bidense-keras/{PRESET}", "revision": "0" * 40, "files": files}}
     return model, folder, entry

@@ -38,6 +38,38 @@ def test_train_then_evaluate(tmp_path, task, metric, capsys):
     assert metric in capsys.readouterr().out
 
 
+TINY_VIT = ["--architecture", "dpt", "--embed-dim", "24", "--blocks", "4", "--heads", "2", "--features", "16",
+            "--out-channels", "8", "8", "16", "16"]
+
+
+@pytest.mark.backends
+@pytest.mark.parametrize("binarization", ["bidense", "fp32"])
+def test_train_a_tiny_dpt_then_evaluate(tmp_path, binarization):
+    """`train --architecture dpt`: two steps of a 4-block ViT of width 24, saved, reloaded and evaluated."""
+    import bidense_keras as bk
+    from bidense_keras.dpt import DPT
+
+    data, run = tmp_path / "data", tmp_path / "run"
+    status = cli.main(["train", "--task", "seg", "--dataset", "synthetic_rooms", "--data-dir", str(data),
+                       "--output", str(run), "--epochs", "1", "--image-size", "56", "84", "--train-samples", "8",
+                       "--binarization", binarization, *TINY_VIT, *HELD_OUT])
+    assert status == 0
+    assert len((run / "log.csv").read_text().splitlines()) == 2  # header + one epoch of 2 steps
+    model = bk.load(run / "model")
+    assert isinstance(model, DPT)
+    assert (model.embed_dim, model.depth, model.num_heads, model.binarization) == (24, 4, 2, binarization)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["mIoU"] == pytest.approx(held_out_metric(model, data), rel=1e-4, abs=1e-6)
+
+
+def test_train_refuses_options_of_the_other_family(tmp_path):
+    base = ["train", "--task", "seg", "--dataset", "synthetic_rooms", "--data-dir", str(tmp_path / "data"),
+            "--output", str(tmp_path / "run"), "--train-samples", "8", *HELD_OUT]
+    assert cli.main([*base, "--architecture", "dpt", "--dims", "8", "8", "8", "8"]) == 2
+    assert cli.main([*base, "--backbone", "vit_small"]) == 2  # a ViT size for the default (UperNet) family
+    assert not (tmp_path / "run" / "model").exists()
+
+
 def test_evaluate_rejects_a_dataset_of_the_other_task(tmp_path):
     from bidense_keras.train.experiment import loader_name
 

@@ -12,9 +12,13 @@ import keras
 from keras import ops
 
 from bidense_keras.layers.sampling import bicubic_scale_matrix, resize_bilinear_half_pixel
-from bidense_keras.layers.vit import BinaryAttention, BinaryDense, LayerScale
+from bidense_keras.layers.vit import BinaryAttention, LayerScale, vit_linear
 
-VIT_SIZES = {"vit_small": {"embed_dim": 384, "depth": 12, "num_heads": 6}}
+# DINOv2's sizes (head width 64); the authors' models use vit_small (ViT-S/14).
+VIT_SIZES = {
+    "vit_small": {"embed_dim": 384, "depth": 12, "num_heads": 6},
+    "vit_base": {"embed_dim": 768, "depth": 12, "num_heads": 12},
+}
 PATCH_SIZE = 14
 POSITION_GRID = 37  # pos_embed holds 1 + 37² vectors (DINOv2's 518-pixel images)
 POSITION_OFFSET = 0.1  # DINOv2 resamples the grid by scale factors (patches + 0.1) / 37
@@ -66,23 +70,25 @@ class PositionEmbedding(keras.layers.Layer):
 class BinaryViTBlock(keras.layers.Layer):
     """``x += ls1 * attn(norm1(x)); x += ls2 * fc2(gelu(fc1(norm2(x))))`` with binary attention and MLP.
 
-    LayerNorm eps 1e-6; fc1 (C -> 4C) and fc2 are mean-scaled :class:`~bidense_keras.layers.vit.BinaryDense`.
+    LayerNorm eps 1e-6; fc1 (C -> 4C) and fc2 are mean-scaled :class:`~bidense_keras.layers.vit.BinaryDense`
+    (float ``Dense`` layers and float attention with ``binary=False``).
     Input and output ``(batch, tokens, channels)``.
     """
 
-    def __init__(self, num_heads, mlp_ratio=4, **kwargs):
+    def __init__(self, num_heads, mlp_ratio=4, binary=True, **kwargs):
         super().__init__(**kwargs)
         self.num_heads = num_heads
         self.mlp_ratio = mlp_ratio
+        self.binary = binary
 
     def build(self, input_shape):
         channels = input_shape[-1]
         self.norm1 = keras.layers.LayerNormalization(epsilon=1e-6, name="norm1")
-        self.attn = BinaryAttention(self.num_heads, name="attn")
+        self.attn = BinaryAttention(self.num_heads, self.binary, name="attn")
         self.ls1 = LayerScale(name="ls1")
         self.norm2 = keras.layers.LayerNormalization(epsilon=1e-6, name="norm2")
-        self.fc1 = BinaryDense(self.mlp_ratio * channels, scale="mean", name="fc1")
-        self.fc2 = BinaryDense(channels, scale="mean", name="fc2")
+        self.fc1 = vit_linear(self.mlp_ratio * channels, "mean", self.binary, name="fc1")
+        self.fc2 = vit_linear(channels, "mean", self.binary, name="fc2")
         self.ls2 = LayerScale(name="ls2")
         hidden = (*input_shape[:-1], self.mlp_ratio * channels)
         for layer, shape in ((self.norm1, input_shape), (self.attn, input_shape), (self.ls1, input_shape),
@@ -98,7 +104,8 @@ class BinaryViTBlock(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "num_heads": self.num_heads, "mlp_ratio": self.mlp_ratio}
+        return {**super().get_config(), "num_heads": self.num_heads, "mlp_ratio": self.mlp_ratio,
+                "binary": self.binary}
 
 
 @keras.saving.register_keras_serializable(package="bidense_keras")
@@ -112,13 +119,17 @@ class BinaryViTBackbone(keras.layers.Layer):
     Args:
         embed_dim, depth, num_heads: width, blocks (at least 4) and attention heads.
         mlp_ratio: MLP width over ``embed_dim``.
+        binary: binary blocks (default), or the full-precision twin's float blocks.
     """
 
-    def __init__(self, embed_dim=384, depth=12, num_heads=6, mlp_ratio=4, **kwargs):
+    def __init__(self, embed_dim=384, depth=12, num_heads=6, mlp_ratio=4, binary=True, **kwargs):
         super().__init__(**kwargs)
         if depth < FEATURE_BLOCKS:
             raise ValueError(f"{self.name}: depth {depth} < {FEATURE_BLOCKS}: the decoder takes the last four blocks.")
+        if embed_dim % num_heads:
+            raise ValueError(f"{self.name}: embed_dim {embed_dim} does not split into {num_heads} heads.")
         self.embed_dim, self.depth, self.num_heads, self.mlp_ratio = embed_dim, depth, num_heads, mlp_ratio
+        self.binary = binary
 
     def build(self, input_shape):
         self.patch_embed = keras.layers.Conv2D(self.embed_dim, PATCH_SIZE, strides=PATCH_SIZE, name="patch_embed")
@@ -126,7 +137,8 @@ class BinaryViTBackbone(keras.layers.Layer):
         tokens = (None, None, self.embed_dim)
         self.position = PositionEmbedding(name="position")
         self.position.build(tokens)
-        self.blocks = [BinaryViTBlock(self.num_heads, self.mlp_ratio, name=f"block{i}") for i in range(self.depth)]
+        self.blocks = [BinaryViTBlock(self.num_heads, self.mlp_ratio, self.binary, name=f"block{i}")
+                       for i in range(self.depth)]
         for block in self.blocks:
             block.build(tokens)
         self.norm = keras.layers.LayerNormalization(epsilon=1e-6, name="norm")
@@ -158,4 +170,4 @@ class BinaryViTBackbone(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "embed_dim": self.embed_dim, "depth": self.depth,
-                "num_heads": self.num_heads, "mlp_ratio": self.mlp_ratio}
+                "num_heads": self.num_heads, "mlp_ratio": self.mlp_ratio, "binary": self.binary}

@@ -27,26 +27,31 @@ def loader_name(dataset, task):
     return info["layout"][task] if isinstance(info["layout"], dict) else info["layout"]
 
 
-def build_model(task, dataset, preset=None, init=None, **architecture):
+def build_model(task, dataset, preset=None, init=None, architecture=None, **model_arguments):
     """The model to train for ``task`` on ``dataset``, its head fitting the dataset's classes or depth range.
 
     Args:
-        preset: architecture to build untrained (default: the paper's ConvNeXt-T model).
+        preset: architecture to build untrained (default: the paper's model of the family: ConvNeXt-T
+            UperNet or ViT-S/14 DPT).
         init: trained weights to start from instead (any :func:`bidense_keras.load` source); a head
             for other classes is re-initialised, every other weight kept.
-        **architecture: UperNet arguments changing ``preset`` (not with ``init``).
+        architecture: the family, ``"upernet"`` (default) or ``"dpt"``; a preset or ``init`` of
+            another family is refused.
+        **model_arguments: model arguments changing ``preset`` (not with ``init``).
     """
     head = catalog.head_arguments(dataset, task)
     if init is None:
-        return load(preset or PAPER_BASE_PRESETS[task], pretrained=False, task=task, **head, **architecture)
-    if preset is not None or architecture:
+        preset = preset or PAPER_BASE_PRESETS[architecture or "upernet"][task]
+        return load(preset, pretrained=False, task=task, architecture=architecture, **head, **model_arguments)
+    if preset is not None or model_arguments:
         raise ValueError(f"--init starts from trained weights; it takes no preset or architecture "
-                         f"({sorted(architecture) or preset}).")
-    return load(init, task=task, **head)
+                         f"({sorted(model_arguments) or preset}).")
+    return load(init, task=task, architecture=architecture, **head)
 
 
 def train(task, dataset, data_dir, output_dir, epochs, batch_size, lr, image_size, preset=None, seed=0,
-          synthetic=None, verbose=1, devices=None, accumulate=1, precision=None, init=None, **architecture):
+          synthetic=None, verbose=1, devices=None, accumulate=1, precision=None, init=None, architecture=None,
+          **model_arguments):
     """Trains a model with the paper's recipe, saves it as a model folder and evaluates it.
 
     Args:
@@ -56,7 +61,8 @@ def train(task, dataset, data_dir, output_dir, epochs, batch_size, lr, image_siz
         output_dir: receives ``model/`` (a model folder, see :mod:`bidense_keras.weights`), the training backup,
             ``log.csv`` and ``metrics.json``.
         epochs, batch_size, lr, image_size: the recipe (image_size = training crop (h, w)).
-        preset, **architecture: the model, as for :func:`bidense_keras.segmentation`.
+        preset, architecture, **model_arguments: the model, as for :func:`bidense_keras.segmentation`
+            (``architecture`` the family, ``"upernet"`` or ``"dpt"``).
         init: start from these trained weights instead (a preset, folder, ``hf://`` or ``.keras``);
             recorded as the saved model's ``base_model``.
         seed: seeds weights, shuffling and augmentation.
@@ -80,7 +86,7 @@ def train(task, dataset, data_dir, output_dir, epochs, batch_size, lr, image_siz
     metadata = {"dataset": dataset, "input_size": list(image_size), **({"base_model": str(init)} if init else {})}
     with train_devices.dtype_policy(precision):
         with train_devices.data_parallel(devices, batch_size):
-            model = build_model(task, dataset, preset, init, **architecture)  # first: seeded weights as before
+            model = build_model(task, dataset, preset, init, architecture, **model_arguments)  # first: seeded weights
             train_data = loaders.load_dataset(layout, data_dir, "train", image_size, batch_size,
                                               training=True, seed=seed)
             steps = len(loaders.list_samples(layout, data_dir, "train")[0]) // batch_size

@@ -1,0 +1,46 @@
+"""The model families of the zoo: UperNet (ConvNeXt + UperNet) and DPT (binary ViT + DPT).
+
+Presets, model folders, the loader, the fine-tuning overrides and the training CLI name a family
+(``"upernet"``, ``"dpt"``); this table says which class builds it, which backbone sizes
+``backbone=`` may name for it, and which arguments its class takes.
+"""
+
+import inspect
+
+from bidense_keras.backbones import CONVNEXT_SIZES, VIT_SIZES
+from bidense_keras.dpt import DPT
+from bidense_keras.models import UperNet
+
+FAMILIES = {"upernet": UperNet, "dpt": DPT}
+BACKBONE_SIZES = {"upernet": CONVNEXT_SIZES, "dpt": VIT_SIZES}
+MODEL_CLASSES = tuple(FAMILIES.values())
+
+
+def family_class(family):
+    """The model class of ``family`` (``"upernet"`` or ``"dpt"``); a ValueError names the choices."""
+    if family not in FAMILIES:
+        raise ValueError(f"Unknown architecture {family!r}; choose one of {sorted(FAMILIES)}.")
+    return FAMILIES[family]
+
+
+def family_of(model_class):
+    """The family name of a model class (or of a model's class)."""
+    model_class = model_class if isinstance(model_class, type) else type(model_class)
+    for family, cls in FAMILIES.items():
+        if issubclass(model_class, cls):
+            return family
+    raise ValueError(f"{model_class.__name__} is not a bidense_keras model ({', '.join(c.__name__ for c in MODEL_CLASSES)}).")
+
+
+def class_of_registered_name(registered_name):
+    """The model class a Keras config names (``bidense_keras>UperNet``, ``bidense_keras>DPT``), or None."""
+    for cls in MODEL_CLASSES:
+        if registered_name == f"bidense_keras>{cls.__name__}":
+            return cls
+    return None
+
+
+def arguments(model_class):
+    """The constructor arguments of a model class, in order (``name`` excluded)."""
+    return tuple(name for name in inspect.signature(model_class.__init__).parameters
+                 if name not in ("self", "kwargs"))
