@@ -11,7 +11,9 @@ from bidense_keras.layers import BiDenseConv2D
 from bidense_keras.models import CheckedImageModel, check_head, imagenet_normalization
 from bidense_keras.variants import conv_options
 
-DPT_BINARIZATIONS = ("bidense", "fp32")  # fp32: the full-precision twin, float ViT and decoder
+# fp32: the full-precision twin, float ViT and decoder; bidense_deployable: the decoder's DAB scales after
+# each conv (what LCE runs exactly, see bidense_keras.variants), the ViT as in bidense.
+DPT_BINARIZATIONS = ("bidense", "bidense_deployable", "fp32")
 
 
 @keras.saving.register_keras_serializable(package="bidense_keras")
@@ -28,10 +30,13 @@ class DPT(CheckedImageModel):
         features: decoder width (default 256).
         out_channels: widths of the four reassembled maps (default 48, 96, 192, 384).
         num_classes / max_depth: the head, as for :class:`~bidense_keras.models.UperNet`.
-        binarization: ``"bidense"``, or ``"fp32"`` for the full-precision twin (float linear layers
-            and softmax attention in the ViT, float convolutions without bypasses in the decoder, as
-            the UperNet family's ``fp32``).
-        include_preprocessing, zero_as_positive, input_shape, class_names, palette: as for UperNet.
+        binarization: ``"bidense"``; ``"bidense_deployable"`` (the decoder's convolutions with
+            DAB's scale after the conv, as in the UperNet family; the transposed convs keep exact DAB);
+            or ``"fp32"`` for the full-precision twin (float linear layers and softmax attention in the
+            ViT, float convolutions without bypasses in the decoder, as the UperNet family's ``fp32``).
+        zero_as_positive: the decoder's signs map 0 to +1 (LCE convention); the ViT keeps sign(0) = 0,
+            which its export computes exactly (see :meth:`~bidense_keras.layers.vit.BinaryDense.fold_kernel_binarizer`).
+        include_preprocessing, input_shape, class_names, palette: as for UperNet.
     """
 
     def __init__(self, task="segmentation", embed_dim=384, depth=12, num_heads=6, features=256,

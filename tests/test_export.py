@@ -77,3 +77,59 @@ def test_lce_flatbuffer_has_one_bconv_per_binary_conv(tmp_path):
     assert report["twin_argmax_agreement"] == pytest.approx(agreement, abs=2e-3)
     assert report["twin_mean_abs_error"] == pytest.approx(np.abs(twin - expected).mean(), rel=0.05, abs=1e-6)
     assert agreement > 0.99  # at initialization DAB's scale is about 1: measured 0.99976 to 1.0 over seeds 0-7
+
+
+def test_folded_binary_linear_is_a_token_conv_with_the_same_output():
+    from bidense_keras.layers.vit import BinaryDense
+
+    x = np.random.default_rng(0).normal(size=(2, 7, 12)).astype(np.float32)
+    x[:, :3] = 0.0  # exact zeros, as in the attention output proj binarizes
+    layer = BinaryDense(5, scale="learned")
+    before = np.asarray(layer(x))
+    kernel = np.asarray(layer.quantized_kernel())
+    layer.fold_kernel_binarizer(ternary_inputs=True)
+    np.testing.assert_allclose(layer(x), before, rtol=1e-6, atol=1e-6)  # sign(0) = 0 kept
+    layer.fold_kernel_binarizer()  # binary inputs: LCE's sign(0) = +1
+    signs = np.where(x >= 0, 1.0, -1.0).astype(np.float32)
+    np.testing.assert_allclose(layer(x), signs @ kernel + np.asarray(layer.bias), rtol=1e-5, atol=1e-5)
+
+
+def test_a_strided_conv_subsampled_from_stride_one_computes_the_same():
+    x = np.random.default_rng(0).normal(size=(2, 8, 6, 4)).astype(np.float32)
+    layer = BiDenseConv2D(filters=5, kernel_size=3, strides=2, padding=1, bypass=None)
+    layer.build(x.shape)
+    randomize(layer)
+    before = np.asarray(layer(x))
+    layer.subsample_strides()
+    np.testing.assert_allclose(layer(x), before, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="only a strided conv padded by kernel_size // 2"):
+        BiDenseConv2D(filters=5, kernel_size=3, strides=1, padding=1).subsample_strides()
+
+
+def test_a_dpt_exports_its_linear_layers_and_convs_as_bconvs(tmp_path):
+    """ViT linears -> 1x1 LceBconv2d over tokens (two for proj and fc2, whose inputs hold zeros), decoder convs -> LceBconv2d."""
+    from bidense_keras.dpt import DPT
+    from bidense_keras.export import deployable_model, to_tflite
+    from bidense_keras.layers import BiDenseConvTranspose2D
+    from bidense_keras.layers.vit import BinaryDense
+    from bidense_keras.models import walk_layers
+
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = DPT(task="depth", embed_dim=24, depth=4, num_heads=2, features=16, out_channels=(8, 8, 16, 16),
+                max_depth=10.0, binarization="bidense_deployable", zero_as_positive=True)
+    images = np.random.default_rng(1).uniform(0, 255, (1, 56, 56, 3)).astype(np.float32)
+    report = to_tflite(model, tmp_path / "dpt.tflite", input_size=(56, 56), sample_images=images)
+    layers = walk_layers(model)
+    linears = [layer for layer in layers if isinstance(layer, BinaryDense)]
+    convs = [layer for layer in layers if isinstance(layer, BiDenseConv2D) and layer.kernel_binarizer is not None
+             and not isinstance(layer, BiDenseConvTranspose2D)]
+    assert len(linears) == 4 * 4 and len(convs) == 4 + 1 + 4 + 2 + 3 * 4 + 2  # project, /2, rn, RCUs, heads
+    doubled = sum(layer.name in ("proj", "fc2") for layer in linears)
+    assert report["ops"]["LceBconv2d"] == len(linears) + doubled + len(convs)
+    assert report["ops"]["CONV_2D"] == 2  # patch embedding and the depth head's 1x1: full precision
+    assert report["ops"]["TRANSPOSE_CONV"] == 2  # per-input-channel scales: float convs of the signs
+    assert report["twin_max_abs_error"] < 1e-5  # trained as deployable: the twin computes the model
+    twin = deployable_model(model)
+    np.testing.assert_allclose(twin.predict(images, verbose=0), model.predict(images, verbose=0), rtol=1e-5, atol=1e-5)

@@ -135,6 +135,29 @@ def test_deployable_flatbuffer_matches_the_twin_with_reference_kernels(export, t
     assert ("tflite_argmax_agreement" if task == "segmentation" else "tflite_abs_rel") in report
 
 
+@pytest.mark.parametrize("binarization", ["bidense_deployable", "fp32"])
+def test_a_dpt_flatbuffer_computes_its_twin(lce_runtime, tmp_path, binarization):
+    """ViT linears as token bconvs (sign(0) = 0 kept for proj and fc2), float attention, and the reassemble
+    /2 conv, which LCE 0.16 pads wrongly when it is written as pad + strided conv (the twin subsamples a
+    stride-1 conv instead)."""
+    from bidense_keras.dpt import DPT
+
+    keras.utils.set_random_seed(0)
+    model = DPT(task="segmentation", embed_dim=24, depth=4, num_heads=2, features=16, out_channels=(8, 8, 16, 16),
+                num_classes=5, binarization=binarization, zero_as_positive=True)
+    rng = np.random.default_rng(3)
+    for weight in model.weights:  # norms that are not the identity, scales that vary by channel
+        value = rng.normal(0.0, 0.1, weight.shape)
+        if "variance" in weight.path or weight.path.endswith("gamma") or "scale" in weight.path:
+            value = 1.0 + np.abs(value)
+        weight.assign(value.astype("float32"))
+    images = sample_images(84)
+    report = to_tflite(model, tmp_path / "dpt.tflite", (84, 84), images)
+    assert report["twin_max_abs_error"] < 1e-5
+    outputs, _ = run_flatbuffer(tmp_path / "dpt.tflite", images, kernel="reference")
+    assert_computes_the_twin(outputs, deployable_model(model, (84, 84)).predict(images, verbose=0), f"DPT {binarization}")
+
+
 @pytest.mark.parametrize("kernel", ["optimized", "indirect_bgemm"])
 def test_optimized_kernels_match_when_every_binary_map_is_at_least_3x3(export, kernel):
     model, path, report = export("depth", "bidense_deployable", FULL_MAPS)

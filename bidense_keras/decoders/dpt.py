@@ -14,8 +14,14 @@ RESAMPLE_FACTORS = (4, 2, 1, 0.5)  # the reassembled maps are 4x, 2x, 1x and 1/2
 
 
 def _upsample(x, filters, factor, conv, name):
-    """``BN(convT(DAB x))`` (kernel = stride = factor) plus CFB of the nearest-upsampled ``x``."""
+    """``BN(convT(DAB x))`` (kernel = stride = factor) plus CFB of the nearest-upsampled ``x``.
+
+    The transposed conv keeps exact DAB in a deployable model: its kernel is scaled per input
+    channel, so LCE could not bitpack it anyway, and it exports as a float ``TRANSPOSE_CONV``.
+    """
     options = {key: conv.keywords[key] for key in ("activation_binarizer", "kernel_binarizer", "zero_as_positive")}
+    if options["activation_binarizer"] == "dab_deployable":
+        options["activation_binarizer"] = "dab"
     y = BiDenseConvTranspose2D(filters, factor, **options, name=name)(x)
     nearest = keras.layers.UpSampling2D(factor, interpolation="nearest", name=f"{name}_nearest")
     return add_bypass(y, x, filters, conv, name, resample=nearest)

@@ -17,7 +17,10 @@ The conversion needs the TensorFlow backend; from a JAX or torch process :func:`
 the model and runs itself (``python -m bidense_keras.export.lce``) in a TensorFlow subprocess.
 
 Depthwise binary convolutions stay float DEPTHWISE_CONV_2D with ±scale weights (LCE has no
-binary depthwise kernel); BatchNorm, CFB and the decoder's resampling are plain TFLite ops.
+binary depthwise kernel); BatchNorm, CFB and the decoder's resampling are plain TFLite ops. In a
+DPT, the ViT's binary linear layers are ``LceBconv2d`` 1x1 over tokens; the attention products,
+softmax and threshold, LayerNorm, GELU and the two transposed convs stay float
+(``benchmarks/bench_dpt_export.py`` reports it).
 """
 
 import argparse
@@ -37,25 +40,34 @@ from bidense_keras.export.agreement import output_agreement
 from bidense_keras.export.runtime import LCERuntimeError, flatbuffer_error, runtime_python
 from bidense_keras.files import write_bytes_atomic, write_text_atomic
 from bidense_keras.layers import BiDenseConv2D
-from bidense_keras.models import UperNet, walk_layers
+from bidense_keras.layers.vit import BinaryDense
+from bidense_keras.models import walk_layers
 from bidense_keras.weights import load_folder, save_pretrained
 
 SIDECAR_FORMAT = "bidense_keras.tflite/1"
 DEPLOYABLE = {"bidense": "bidense_deployable", "bidense_deployable": "bidense_deployable"}
+# The ViT's linear layers whose inputs hold exact zeros: proj binarizes the attention output A v
+# (integer counts, 7-10 % zeros), fc2 the GELU output (0 below about -5.5). Their export computes
+# sign(0) = 0 with two binary convs; qkv and fc1 binarize LayerNorm outputs (0 only by accident).
+TERNARY_INPUT_LINEARS = ("proj", "fc2")
 
 
 def deployable_model(model, input_size=None):
     """The export twin of ``model``: deployable DAB, sign(0) = +1, folded kernels.
 
+    A DPT's binary ViT linear layers become 1x1 convolutions over tokens (exact, sign(0) = 0 kept
+    where inputs hold zeros, see :data:`TERNARY_INPUT_LINEARS`); its attention stays float. Strided
+    padded convs are computed as subsampled stride-1 convs (:meth:`BiDenseConv2D.subsample_strides`).
+
     Args:
-        model: a :class:`~bidense_keras.models.UperNet` with ``binarization`` ``bidense``,
-            ``bidense_deployable`` or an ablation without DAB (``bnn``, ``cfb``); ``fp32``
-            models export as plain float models.
+        model: a :class:`~bidense_keras.models.UperNet` or :class:`~bidense_keras.dpt.DPT` with
+            ``binarization`` ``bidense``, ``bidense_deployable`` or an ablation without DAB (``bnn``,
+            ``cfb``); ``fp32`` models export as plain float models.
         input_size: ``(height, width)`` the flatbuffer will take; None keeps any size (to
             evaluate in Keras what the flatbuffer computes).
 
     Returns:
-        A new UperNet with ``model``'s weights.
+        A new model of ``model``'s class with its weights.
     """
     config = model.get_config()
     config.update(
@@ -63,11 +75,15 @@ def deployable_model(model, input_size=None):
         zero_as_positive=True,
         input_shape=(*(input_size or (None, None)), 3),
     )
-    twin = UperNet.from_config(config)
+    twin = type(model).from_config(config)
     twin.set_weights(model.get_weights())
     for layer in walk_layers(twin):
-        if isinstance(layer, BiDenseConv2D) and layer.kernel_binarizer is not None:
+        if isinstance(layer, BinaryDense):
+            layer.fold_kernel_binarizer(ternary_inputs=layer.name in TERNARY_INPUT_LINEARS)
+        elif isinstance(layer, BiDenseConv2D) and layer.kernel_binarizer is not None:
             layer.fold_kernel_binarizer()
+        if isinstance(layer, BiDenseConv2D) and layer.strides != (1, 1) and layer.padding != (0, 0):
+            layer.subsample_strides()  # DPT's reassemble /2 conv: LCE would pad it wrongly
     return twin
 
 

@@ -82,6 +82,7 @@ class BiDenseConv2D(keras.layers.Layer):
         self.bypass = bypass
         self.zero_as_positive = zero_as_positive
         self.use_bias = use_bias
+        self.subsampled_strides = False  # export form, see subsample_strides
         if kernel_initializer is None:
             kernel_initializer = (
                 keras.initializers.RandomNormal(stddev=1e-3) if kernel_binarizer else "he_normal"
@@ -137,6 +138,19 @@ class BiDenseConv2D(keras.layers.Layer):
             self.bias = self.add_weight(shape=(self.filters,), initializer="zeros", name="bias")
         self.norm.build((*input_shape[:-1], self.filters))
 
+    def subsample_strides(self):
+        """For export: compute the strided conv as the stride-1 conv with ``"same"`` padding, subsampled.
+
+        Same output. For a strided conv whose padding is the "same" padding of stride 1 (a 3x3 conv
+        with padding 1): LCE 0.16's converter fuses the explicit symmetric pad into a strided
+        ``CONV_2D`` as TFLite's SAME padding, which at stride 2 pads only after, and so computes
+        another convolution (measured; tests/test_runtime.py checks the exported DPT); at stride 1 the
+        two paddings agree.
+        """
+        if self.strides == (1, 1) or tuple(2 * p + 1 for p in self.padding) != tuple(self.kernel_size):
+            raise ValueError(f"{self.name}: only a strided conv padded by kernel_size // 2 can be subsampled.")
+        self.subsampled_strides = True
+
     def _kernel_shape(self, in_channels):
         """``(kh, kw, cin, cout)``, or ``(kh, kw, C, 1)`` for a depthwise conv."""
         return (*self.kernel_size, in_channels, 1 if self.depthwise else self.filters)
@@ -144,6 +158,9 @@ class BiDenseConv2D(keras.layers.Layer):
     def _convolve(self, activations, kernel):
         """The (depthwise) convolution of the binarized activations, zero padding applied to them."""
         conv = ops.depthwise_conv if self.depthwise else ops.conv
+        if self.subsampled_strides:  # the stride-1 "same" conv at every stride-th position: the same values
+            full = conv(activations, kernel, strides=1, padding="same", dilation_rate=self.dilation_rate)
+            return full[:, :: self.strides[0], :: self.strides[1], :]
         padding = "valid"
         if self.padding != (0, 0) and self._preserves_size():
             padding = "same"

@@ -23,7 +23,7 @@ class BinaryDense(keras.layers.Layer):
     * ``scale="mean"`` (MLP fc1 and fc2): ``s = mean|W|`` of the current kernel, a constant for
       the gradient.
 
-    Input ``(..., in)``; output ``(..., units)``. Always with a bias.
+    Input ``(batch, tokens, in)``; output ``(batch, tokens, units)``. Always with a bias.
 
     Args:
         units: output features.
@@ -41,6 +41,7 @@ class BinaryDense(keras.layers.Layer):
         self.units = units
         self.scale_mode = scale
         self.kernel_initializer = keras.initializers.get(kernel_initializer) if kernel_initializer else None
+        self.folded = None  # export form, see fold_kernel_binarizer
 
     def build(self, input_shape):
         fan_in = input_shape[-1]
@@ -62,9 +63,35 @@ class BinaryDense(keras.layers.Layer):
 
     def quantized_kernel(self):
         """``s * sign(W - mean_in W)``, ``(in, units)``: the kernel the matrix product sees."""
+        if self.folded:
+            return self.kernel
         return self.channel_scale() * centered_sign(self.kernel)
 
+    def fold_kernel_binarizer(self, ternary_inputs=False):
+        """For export: the ±s kernel as the weights, and the layer computed as 1x1 binary convolutions over tokens.
+
+        LCE has no binary matrix product, but it bitpacks a convolution of ``sign(x)`` (0 -> +1) with
+        a kernel of one magnitude per output unit (``LceBconv2d``). The output does not change,
+        except that an input exactly 0 binarizes to +1, unless ``ternary_inputs``: then the layer
+        computes ``(conv(sign⁺(x)) - conv(sign⁺(-x))) / 2``, which is ``conv(sign(x))`` with
+        sign(0) = 0 exactly, at the cost of a second binary conv (the attention output that ``proj``
+        binarizes holds exact zeros).
+        """
+        self.kernel.assign(self.quantized_kernel())
+        self.folded = "ternary" if ternary_inputs else "binary"
+
+    def _token_conv(self, inputs):
+        """The folded layer: ``(B, N, in)`` -> ``(B, N, units)`` through 1x1 convs of ``(B, N, 1, in)`` signs."""
+        kernel = ops.reshape(self.kernel, (1, 1, *self.kernel.shape))
+        tokens = ops.expand_dims(inputs, 2)  # the sign after the reshape: the converter sees sign -> conv
+        outputs = ops.conv(ste_sign(tokens, zero_as_positive=True), kernel)
+        if self.folded == "ternary":
+            outputs = 0.5 * (outputs - ops.conv(ste_sign(-tokens, zero_as_positive=True), kernel))
+        return ops.squeeze(outputs, 2)
+
     def call(self, inputs):
+        if self.folded:
+            return self._token_conv(inputs) + self.bias
         return ops.matmul(ste_sign(inputs, strict=True), self.quantized_kernel()) + self.bias
 
     def compute_output_shape(self, input_shape):
