@@ -17,10 +17,18 @@ canonical model in both its weight files (see :func:`bidense_keras.weights.save_
 the bits and the ``.weights.h5`` load into identical models. Every other variable (BatchNorm, DAB
 parameters, biases, the float stem and heads) is stored as it is.
 
+The binary ViT's linear kernels (DPT family) enter only as ``s * sign(W - mean_in W)`` per output
+unit, ``s`` learned or ``mean|W|`` (:class:`~bidense_keras.layers.vit.BinaryDense`). Their canonical
+form is *centred*: ``W'_i = m+ * r_i`` where ``W_i`` is above its unit's mean, ``-m- * r_i`` below,
+with ``m+ = sum|W| / (2 * sum_+ r)`` and ``m- = m+ * sum_+ r / sum_- r``: the unit's weights sum to
+zero (up to rounding, far below any ``|W'_i|``), so ``sign(W' - mean W')`` is the original pattern,
+and ``mean|W'| = mean|W|``. Only ``m+`` is stored; a canonical kernel packs to itself. A kernel
+with a weight exactly on its unit's mean (sign 0) is stored as float.
+
 The file is an ``.npz`` (numpy's zip of ``.npy`` arrays, read with ``allow_pickle=False``), keyed by
 Keras variable paths: ``<path>`` for a float variable, ``<path>:signs`` (uint8, ``np.packbits`` of
-``W > 0`` in C order), ``<path>:magnitude`` (float32, one per channel) and, when W has zeros,
-``<path>:zeros`` (int64 flat indices) for a binary kernel, and ``format``.
+``W > 0``, for centred kernels of ``W > mean``, in C order), ``<path>:magnitude`` (float32, one per
+channel) and, when W has zeros, ``<path>:zeros`` (int64 flat indices) for a binary kernel, and ``format``.
 """
 
 import zipfile
@@ -29,6 +37,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from bidense_keras.layers.vit import BinaryDense
 from bidense_keras.quantizers import MagnitudeAwareSign, ScaledSign
 
 PACKED_FORMAT = "bidense_keras/bits-1"
@@ -48,6 +57,12 @@ def binary_kernels(model):
         if isinstance(quantizer, (ScaledSign, MagnitudeAwareSign)):
             kernels[layer.kernel.path] = quantizer.channel_axis % len(layer.kernel.shape)
     return kernels
+
+
+def centered_kernels(model):
+    """``{variable path: unit axis}`` of the binary ViT linear kernels of ``model`` (``(in, units)``: axis 1)."""
+    return {layer.kernel.path: 1 for layer in model._flatten_layers(include_self=False)
+            if isinstance(layer, BinaryDense) and not layer.folded}
 
 
 def spread(shape):
@@ -107,14 +122,82 @@ def unpack_kernel(packed, shape, channel_axis):
     return np.moveaxis(kernel, -1, channel_axis)
 
 
+def _unit_sums(factors, above):
+    """``(sum_+ r, sum_- r)`` per unit (float64) of the spread ``factors`` ``(in, units)`` split by ``above``."""
+    return (factors * above).sum(axis=0), (factors * ~above).sum(axis=0)
+
+
+def _centered_kernel(above, positive_magnitude):
+    """``m+ * r`` above the mean, ``-m- * r`` below, ``m- = m+ * sum_+ r / sum_- r`` (float32, ``(in, units)``)."""
+    factors = spread(above.shape)
+    above_sum, below_sum = _unit_sums(factors.astype(np.float64), above)
+    positive = positive_magnitude.astype(np.float32)
+    negative = (positive.astype(np.float64) * above_sum / below_sum).astype(np.float32)
+    return np.where(above, positive * factors, -negative * factors).astype(np.float32)
+
+
+def pack_centered_kernel(kernel):
+    """The packed form of a binary ViT linear kernel ``(in, units)``, or None if it cannot be packed.
+
+    Returns:
+        ``{"signs": uint8 (ceil(size / 8),), "magnitude": float32 (units,)}`` (``m+``), or None when a
+        weight lies exactly on its unit's mean or a unit has no weight above or below it (then the
+        kernel is stored as float).
+    """
+    kernel = np.asarray(kernel, dtype=np.float32)
+    centred = kernel - kernel.mean(axis=0, keepdims=True)  # in float32, as the layer computes it
+    above = centred > 0
+    above_sum, below_sum = _unit_sums(spread(kernel.shape).astype(np.float64), above)
+    if (centred == 0).any() or (above_sum == 0).any() or (below_sum == 0).any():
+        return None
+    magnitudes = np.abs(kernel.astype(np.float64))
+    as_canonical = ((magnitudes * above).sum(axis=0) / above_sum).astype(np.float32)
+    if np.array_equal(_centered_kernel(above, as_canonical), kernel):  # a canonical kernel packs to itself
+        positive = as_canonical
+    else:
+        positive = (magnitudes.sum(axis=0) / (2.0 * above_sum)).astype(np.float32)
+    return {"signs": np.packbits(above.ravel()), "magnitude": positive}
+
+
+def unpack_centered_kernel(packed, shape):
+    """The canonical centred kernel of shape ``(in, units)`` from :func:`pack_centered_kernel`'s output.
+
+    Raises:
+        ValueError: when the arrays do not fit ``shape``, or a unit has no weight above or below its mean.
+    """
+    size = int(np.prod(shape))
+    signs, magnitude = np.asarray(packed["signs"]), np.asarray(packed["magnitude"], dtype=np.float32)
+    if signs.dtype != np.uint8 or signs.shape != ((size + 7) // 8,):
+        raise ValueError(f"{signs.shape} {signs.dtype} sign bytes do not fit a kernel of {size} weights")
+    if magnitude.shape != (shape[1],):
+        raise ValueError(f"{magnitude.shape[0] if magnitude.ndim else 'no'} magnitudes for {shape[1]} units")
+    above = np.unpackbits(signs, count=size).astype(bool).reshape(shape)
+    if not (above.any(axis=0) & (~above).any(axis=0)).all():
+        raise ValueError("a unit with no weight above or below its mean")
+    return _centered_kernel(above, magnitude)
+
+
+def _packed_parts(variable, value, kernels, centred):
+    """``{part: array}`` of one variable in the file: its binary parts, or ``{"": value}`` to store it as float."""
+    if variable.path in kernels:
+        return pack_kernel(value, kernels[variable.path])
+    if variable.path in centred:
+        packed = pack_centered_kernel(value)
+        if packed is not None:
+            return packed
+    return {"": value}
+
+
 def canonicalize(model):
     """Replaces every binary kernel of ``model`` by its canonical form, in place; returns ``model``."""
-    kernels = binary_kernels(model)
+    kernels, centred = binary_kernels(model), centered_kernels(model)
     for variable in model.weights:
+        value = keras.ops.convert_to_numpy(variable)
         if variable.path in kernels:
             axis = kernels[variable.path]
-            value = keras.ops.convert_to_numpy(variable)
             variable.assign(unpack_kernel(pack_kernel(value, axis), value.shape, axis))
+        elif variable.path in centred and (packed := pack_centered_kernel(value)) is not None:
+            variable.assign(unpack_centered_kernel(packed, value.shape))
     return model
 
 
@@ -124,18 +207,15 @@ def save_packed(model, path):
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
     """
-    kernels = binary_kernels(model)
+    kernels, centred = binary_kernels(model), centered_kernels(model)
     paths = [variable.path for variable in model.weights]
     if len(set(paths)) != len(paths):
         raise ValueError(f"{model.name} has variables that share a path; name its layers uniquely to pack it.")
     arrays = {FORMAT_KEY: np.array(PACKED_FORMAT)}
     for variable in model.weights:
         value = keras.ops.convert_to_numpy(variable)
-        if variable.path in kernels:
-            for part, array in pack_kernel(value, kernels[variable.path]).items():
-                arrays[f"{variable.path}:{part}"] = array
-        else:
-            arrays[variable.path] = value
+        for part, array in _packed_parts(variable, value, kernels, centred).items():
+            arrays[f"{variable.path}:{part}" if part else variable.path] = array
     path = Path(path)
     with open(path, "wb") as file:  # np.savez would append ".npz" to a name without it
         np.savez(file, **arrays)
@@ -165,10 +245,20 @@ def load_packed(model, path):
     found = str(arrays.pop(FORMAT_KEY, "none"))
     if found != PACKED_FORMAT:
         raise ValueError(f"{path} has packed format {found!r}; this version reads {PACKED_FORMAT!r}.")
-    kernels = binary_kernels(model)
+    kernels, centred = binary_kernels(model), centered_kernels(model)
     expected, values = set(), []
     for variable in model.weights:
-        if variable.path in kernels:
+        if variable.path in centred and variable.path not in arrays:
+            parts = {part: arrays[f"{variable.path}:{part}"] for part in ("signs", "magnitude")
+                     if f"{variable.path}:{part}" in arrays}
+            expected.update(f"{variable.path}:{part}" for part in parts)
+            if len(parts) < 2:
+                raise ValueError(f"{path} has neither a float value nor sign bits and magnitudes for {variable.path}.")
+            try:
+                value = unpack_centered_kernel(parts, tuple(variable.shape))
+            except ValueError as error:
+                raise ValueError(f"{path}: binary kernel {variable.path}: {error}.") from error
+        elif variable.path in kernels:
             parts = {part: arrays[f"{variable.path}:{part}"] for part in BINARY_PARTS
                      if f"{variable.path}:{part}" in arrays}
             expected.update(f"{variable.path}:{part}" for part in parts)

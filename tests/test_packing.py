@@ -217,3 +217,57 @@ def test_a_loaded_packed_model_fine_tunes(packed_folder):
     history = model.fit(images, labels, epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     assert not np.array_equal(before, keras.ops.convert_to_numpy(kernel))
+
+
+def centered_by_hand(kernel):
+    """Each weight replaced by +m+ r above its unit's mean, -m- r below (loops over units):
+    m+ = sum|w| / (2 sum_+ r), m- = m+ sum_+ r / sum_- r."""
+    factors = packing.spread(kernel.shape).astype(np.float64)
+    result = np.empty(kernel.shape, np.float32)
+    for unit in range(kernel.shape[1]):
+        column = kernel[:, unit]
+        above = column - column.mean(dtype=np.float32) > 0
+        above_sum, below_sum = factors[above, unit].sum(), factors[~above, unit].sum()
+        positive = np.float32(np.abs(column.astype(np.float64)).sum() / (2 * above_sum))
+        negative = np.float32(np.float64(positive) * above_sum / below_sum)
+        result[:, unit] = np.where(above, positive * factors[:, unit], -negative * factors[:, unit])
+    return result
+
+
+def test_a_vit_linear_kernel_packs_centred_and_keeps_its_sign_pattern():
+    kernel = np.random.default_rng(0).normal(0.01, 0.05, (48, 20)).astype(np.float32)
+    packed = packing.pack_centered_kernel(kernel)
+    assert packed["signs"].size == -(-kernel.size // 8) and packed["magnitude"].shape == (20,)
+    rebuilt = packing.unpack_centered_kernel(packed, kernel.shape)
+    np.testing.assert_array_equal(rebuilt, centered_by_hand(kernel))
+    centred = lambda w: w - w.mean(axis=0, keepdims=True)  # noqa: E731
+    np.testing.assert_array_equal(np.sign(centred(rebuilt)), np.sign(centred(kernel)))
+    np.testing.assert_allclose(np.abs(rebuilt).mean(axis=0), np.abs(kernel).mean(axis=0), rtol=2e-6)  # fc scale
+    again = packing.pack_centered_kernel(rebuilt)  # a canonical kernel packs to itself
+    assert all(np.array_equal(again[part], packed[part]) for part in packed)
+    on_the_mean = kernel.copy()
+    on_the_mean[:, 3] = 0.5  # every weight of unit 3 on its mean: sign 0, not packable
+    assert packing.pack_centered_kernel(on_the_mean) is None
+    with pytest.raises(ValueError, match="20 magnitudes for 21 units|sign bytes"):
+        packing.unpack_centered_kernel(packed, (48, 21))
+
+
+def test_a_packed_dpt_folder_stores_its_vit_linears_as_bits(tmp_path):
+    from bidense_keras.dpt import DPT
+
+    keras.utils.set_random_seed(0)
+    model = DPT(task="segmentation", embed_dim=48, depth=4, num_heads=3, features=16, out_channels=(8, 8, 16, 16),
+                num_classes=3)
+    folder = save_pretrained(model, tmp_path / "dpt", packed=True)
+    with np.load(folder / PACKED_FILE) as archive:
+        names = set(archive.files)
+    linears = packing.centered_kernels(model)
+    assert len(linears) == 16 and all(f"{path}:signs" in names and path not in names for path in linears)
+    binary = sum(int(np.prod(v.shape)) for v in model.weights
+                 if v.path in linears or v.path in packing.binary_kernels(model))
+    saved = (folder / WEIGHTS_FILE).stat().st_size - (folder / PACKED_FILE).stat().st_size
+    assert saved > 0.9 * binary * (4 - 1 / 8)  # each binary weight: 4 bytes in the .h5, 1 bit here
+    images = np.random.default_rng(1).uniform(0, 255, (1, 56, 56, 3)).astype(np.float32)
+    from_bits = load_folder(folder)
+    (folder / PACKED_FILE).unlink()
+    np.testing.assert_array_equal(from_bits.predict(images, verbose=0), load_folder(folder).predict(images, verbose=0))
