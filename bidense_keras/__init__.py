@@ -2,7 +2,8 @@
 
 from bidense_keras import backends  # first: it checks $KERAS_BACKEND before Keras is imported
 from bidense_keras import convert, export, layers, quantizers, weights
-from bidense_keras.backbones import ConvNeXtBackbone
+from bidense_keras.backbones import BinaryViTBackbone, ConvNeXtBackbone
+from bidense_keras.dpt import DPT
 from bidense_keras.loader import depth, load, segmentation
 from bidense_keras.models import UperNet
 from bidense_keras.presets import list_presets
@@ -11,7 +12,9 @@ from bidense_keras.stats import model_stats
 __version__ = "0.2.0"
 
 __all__ = [
+    "BinaryViTBackbone",
     "ConvNeXtBackbone",
+    "DPT",
     "UperNet",
     "backends",
     "convert",
