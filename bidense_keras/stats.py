@@ -4,7 +4,7 @@ import numpy as np
 
 from bidense_keras import compat
 from bidense_keras.backbones.vit import PATCH_SIZE, BinaryViTBackbone, patch_grid
-from bidense_keras.layers import BiDenseConv2D
+from bidense_keras.layers import BiDenseConv2D, BiDenseConvTranspose2D
 from bidense_keras.layers.vit import BinaryDense
 from bidense_keras.models import walk_layers
 
@@ -32,6 +32,8 @@ def vit_macs(backbone, input_size):
 
 def _conv_macs(layer, output_shape):
     """Multiply-accumulates of one call of a conv layer producing ``output_shape``."""
+    if isinstance(layer, BiDenseConvTranspose2D):  # kernel = stride: each output sees one input pixel
+        return int(np.prod(output_shape[1:])) * layer.kernel.shape[3]
     kernel_h, kernel_w, in_channels = layer.kernel.shape[:3]
     per_output = kernel_h * kernel_w * (1 if getattr(layer, "depthwise", False) else in_channels)
     return int(np.prod(output_shape[1:])) * per_output

@@ -176,3 +176,13 @@ def test_vit_macs_count_linear_layers_attention_and_patches():
     float_backbone = BinaryViTBackbone(embed_dim=96, depth=4, num_heads=3, binary=False)
     assert vit_macs(float_backbone, (112, 140))["binary"] == 0
     assert math.isclose(sum(vit_macs(float_backbone, (112, 140)).values()), sum(vit_macs(backbone, (112, 140)).values()))
+
+
+def test_stats_count_a_transposed_conv_by_its_input_channels():
+    from bidense_keras.layers import BiDenseConvTranspose2D
+
+    from bidense_keras.stats import _conv_macs
+
+    layer = BiDenseConvTranspose2D(4, 2)
+    layer.build((None, 5, 7, 6))
+    assert _conv_macs(layer, (None, 10, 14, 4)) == (10 * 14 * 4) * 6  # each output value: one input pixel's 6 channels
