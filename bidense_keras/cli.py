@@ -108,13 +108,14 @@ def _info(args):
 def _presets(args):
     from bidense_keras.presets import PRESETS, list_presets
 
-    rows = [("preset", "task", "dataset", "weights")]
+    rows = [("preset", "architecture", "task", "dataset", "weights")]
     for name in list_presets(args.pattern):
         preset = PRESETS[name]
-        rows.append((name, preset["task"], preset["dataset"], "published" if preset["weights"] else "architecture only"))
-    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+        rows.append((name, preset["family"], preset["task"], preset["dataset"],
+                     "published" if preset["weights"] else "architecture only"))
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
     for row in rows:
-        print(" ".join(f"{cell:<{width}}" for cell, width in zip(row, widths)), row[3])
+        print(" ".join(f"{cell:<{width}}" for cell, width in zip(row, widths)), row[4])
 
 
 def _download(args):

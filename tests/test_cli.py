@@ -68,6 +68,9 @@ def test_presets_lists_every_preset(capsys):
     assert any(line.endswith("architecture only") for line in lines)  # bidense_deployable depth: no weights
     start = lines[0].index("weights")  # the weights column is aligned under its header, longest names included
     assert {line[start - 1:] for line in lines} == {" weights", " published", " architecture only"}
+    assert cli.main(["presets", "bidense_dpt_vits14_*"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 + 4 and all(line.split()[1] == "dpt" for line in lines[1:])
 
 
 def test_unknown_preset_exits_with_message(capsys):
