@@ -177,7 +177,7 @@ def _train(args):
         TASK_NAMES[args.task], args.dataset, args.data_dir, args.output, args.epochs, args.batch_size,
         args.lr, tuple(args.image_size), preset=args.preset, seed=args.seed, synthetic=synthetic,
         devices=args.devices, accumulate=args.accumulate, precision=args.precision, init=args.init,
-        **_architecture(args),
+        validate=args.validate, **_architecture(args),
     )
     print(f"model saved in {Path(args.output) / 'model'}; held-out metrics:")
     _print_metrics(metrics)
@@ -243,6 +243,8 @@ def _add_train_arguments(train):
     train.add_argument("--accumulate", type=positive_int, default=1, metavar="K",
                        help="average the gradients of K batches per update (effective batch K x --batch-size)")
     train.add_argument("--precision", choices=PRECISIONS, help="Keras dtype policy (default float32)")
+    train.add_argument("--validate", action="store_true", help="evaluate the held-out split (resized to "
+                       "--image-size) after each epoch: val_* columns of log.csv, learning curves")
 
 
 def build_parser():

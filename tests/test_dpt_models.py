@@ -186,3 +186,14 @@ def test_stats_count_a_transposed_conv_by_its_input_channels():
     layer = BiDenseConvTranspose2D(4, 2)
     layer.build((None, 5, 7, 6))
     assert _conv_macs(layer, (None, 10, 14, 4)) == (10 * 14 * 4) * 6  # each output value: one input pixel's 6 channels
+
+
+@pytest.mark.backends
+def test_images_of_many_sizes_predict_like_single_calls():
+    """Keras' TensorFlow predict retraces for any size after a few sizes: the ViT then works from runtime sizes."""
+    model = randomized(tiny_dpt())
+    rng = np.random.default_rng(4)
+    for size in [(56, 56), (84, 56), (56, 112), (112, 84), (70, 98)]:  # 70 x 98: resized down to 56 x 84 inside
+        batch = rng.uniform(0, 255, (1, *size, 3)).astype("float32")
+        expected = keras.ops.convert_to_numpy(model(batch))
+        np.testing.assert_allclose(model.predict_on_batch(batch), expected, rtol=1e-4, atol=1e-4, err_msg=str(size))

@@ -52,9 +52,14 @@ def test_train_a_tiny_dpt_then_evaluate(tmp_path, binarization):
     data, run = tmp_path / "data", tmp_path / "run"
     status = cli.main(["train", "--task", "seg", "--dataset", "synthetic_rooms", "--data-dir", str(data),
                        "--output", str(run), "--epochs", "1", "--image-size", "56", "84", "--train-samples", "8",
-                       "--binarization", binarization, *TINY_VIT, *HELD_OUT])
+                       "--binarization", binarization, "--validate", *TINY_VIT, *HELD_OUT])
     assert status == 0
-    assert len((run / "log.csv").read_text().splitlines()) == 2  # header + one epoch of 2 steps
+    import csv
+
+    with open(run / "log.csv", newline="") as log:
+        rows = list(csv.DictReader(log))
+    assert len(rows) == 1  # one epoch of 2 steps, validated on the held-out split (--validate)
+    assert float(rows[0]["val_loss"]) > 0 and 0 <= float(rows[0]["val_pixel_accuracy"]) <= 1
     model = bk.load(run / "model")
     assert isinstance(model, DPT)
     assert (model.embed_dim, model.depth, model.num_heads, model.binarization) == (24, 4, 2, binarization)

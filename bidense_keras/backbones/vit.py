@@ -26,8 +26,18 @@ FEATURE_BLOCKS = 4  # the last four blocks feed the decoder
 
 
 def patch_grid(height, width):
-    """Patches ``(ph, pw)`` of an image: ``2 * floor(size / 28)`` per side (even, at most 27 pixels dropped)."""
+    """Patches ``(ph, pw)`` of an image: ``2 * floor(size / 28)`` per side (even, at most 27 pixels dropped).
+
+    Python ints give ints; scalar tensors (sizes known only when the graph runs) give tensors.
+    """
     return 2 * (height // (2 * PATCH_SIZE)), 2 * (width // (2 * PATCH_SIZE))
+
+
+def _position_scale(size):
+    """DINOv2's resampling factor ``(size + 0.1) / 37`` of a grid side (in float64 for an int, as the fixtures)."""
+    if isinstance(size, int):
+        return (size + POSITION_OFFSET) / POSITION_GRID
+    return (ops.cast(size, "float32") + POSITION_OFFSET) / POSITION_GRID
 
 
 def gelu_erf(x):
@@ -57,8 +67,7 @@ class PositionEmbedding(keras.layers.Layer):
         """The grid part of ``pos_embed`` resampled to ``grid = (ph, pw)``: ``(ph * pw, C)``."""
         channels = self.pos_embed.shape[-1]
         table = ops.reshape(self.pos_embed[0, 1:], (POSITION_GRID, POSITION_GRID, channels))
-        rows, columns = (bicubic_scale_matrix(POSITION_GRID, size, (size + POSITION_OFFSET) / POSITION_GRID)
-                         for size in grid)
+        rows, columns = (bicubic_scale_matrix(POSITION_GRID, size, _position_scale(size)) for size in grid)
         return ops.reshape(ops.einsum("ig,ghc,jh->ijc", rows, table, columns), (-1, channels))
 
     def call(self, tokens, grid):
@@ -145,11 +154,20 @@ class BinaryViTBackbone(keras.layers.Layer):
         self.norm.build(tokens)
 
     def tokens(self, images):
-        """Patch tokens with class token and positions, ``(B, 1 + ph * pw, C)``, and the grid ``(ph, pw)``."""
+        """Patch tokens with class token and positions, ``(B, 1 + ph * pw, C)``, and the grid ``(ph, pw)``.
+
+        The grid is Python ints when the image size is static, else scalar tensors (a graph traced
+        for any size, as Keras' TensorFlow predict does after seeing several sizes).
+        """
         height, width = images.shape[1], images.shape[2]
+        static = height is not None and width is not None
+        if not static:
+            height, width = ops.shape(images)[1], ops.shape(images)[2]
         grid = patch_grid(height, width)
+        if not static:  # one side may still be a Python int: a layer call takes all tensors or none
+            grid = tuple(ops.convert_to_tensor(side, "int32") for side in grid)
         size = (PATCH_SIZE * grid[0], PATCH_SIZE * grid[1])
-        if (height, width) != size:
+        if not static or (height, width) != size:  # the half-pixel resize to the same size is the identity
             images = resize_bilinear_half_pixel(images, size)
         patches = ops.reshape(self.patch_embed(images), (-1, grid[0] * grid[1], self.embed_dim))
         return self.position(patches, grid=grid), grid

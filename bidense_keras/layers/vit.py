@@ -137,7 +137,7 @@ class BinaryAttention(keras.layers.Layer):
         self.proj.build(input_shape)
 
     def call(self, inputs):
-        tokens, channels = inputs.shape[1], inputs.shape[2]
+        tokens, channels = ops.shape(inputs)[1], inputs.shape[2]  # tokens: a tensor when the image size is not fixed
         head_dim = channels // self.num_heads
         qkv = ops.reshape(self.qkv(inputs), (-1, tokens, 3, self.num_heads, head_dim))
         qkv = ops.transpose(ste_sign(qkv, strict=True) if self.binary else qkv, (2, 0, 3, 1, 4))  # (3, B, heads, N, d)

@@ -51,7 +51,7 @@ def build_model(task, dataset, preset=None, init=None, architecture=None, **mode
 
 def train(task, dataset, data_dir, output_dir, epochs, batch_size, lr, image_size, preset=None, seed=0,
           synthetic=None, verbose=1, devices=None, accumulate=1, precision=None, init=None, architecture=None,
-          **model_arguments):
+          validate=False, **model_arguments):
     """Trains a model with the paper's recipe, saves it as a model folder and evaluates it.
 
     Args:
@@ -72,6 +72,8 @@ def train(task, dataset, data_dir, output_dir, epochs, batch_size, lr, image_siz
             :func:`bidense_keras.train.devices.data_parallel`.
         accumulate: gradient accumulation steps (updates with ``accumulate * batch_size`` images).
         precision: a Keras dtype policy, e.g. ``"mixed_bfloat16"`` (default: float32).
+        validate: also evaluate the loss and metrics on the held-out split, resized to ``image_size``,
+            after each epoch (the ``val_*`` columns of ``log.csv``: learning curves).
 
     Returns:
         dict of held-out metrics plus ``train_seconds`` (all epochs, also those before a resume).
@@ -92,7 +94,10 @@ def train(task, dataset, data_dir, output_dir, epochs, batch_size, lr, image_siz
             steps = len(loaders.list_samples(layout, data_dir, "train")[0]) // batch_size
             if steps < 1:
                 raise ValueError(f"Fewer training samples than one batch of {batch_size} in {data_dir}.")
-            recipe.fit(model, train_data, epochs, output_dir, lr, steps, verbose=verbose, accumulate=accumulate)
+            # resized to the training size: fixed shapes, which the DPT's traced graph needs
+            validation = _held_out_data(dataset, layout, data_dir, batch_size, image_size) if validate else None
+            recipe.fit(model, train_data, epochs, output_dir, lr, steps, validation_data=validation, verbose=verbose,
+                       accumulate=accumulate)
             save_pretrained(model, output_dir / "model", **metadata)
         # The saved folder on one device: what users load, and no held-out batch must split over devices.
         metrics = evaluate(load_folder(output_dir / "model"), dataset, data_dir, batch_size=batch_size)
@@ -120,7 +125,12 @@ def evaluate(model, dataset, data_dir, batch_size=1, image_size=None, synthetic=
         options = {"val_samples": 200, "height": 240, "width": 320, "seed": 0, **synthetic}
         synthetic_rooms.prepare_split(data_dir, model.task, "val", options["val_samples"], options["seed"],
                                       options["height"], options["width"], overwrite=False)
+    data = _held_out_data(dataset, layout, data_dir, batch_size, image_size)
+    return recipe.evaluate(model, data, crop=catalog.dataset(dataset).get("eval_crop"))
+
+
+def _held_out_data(dataset, layout, data_dir, batch_size, image_size=None):
+    """The validation split's batches, at the images' own size unless ``image_size`` is given."""
     if image_size is None and dataset != "synthetic_rooms":
         batch_size = 1  # real images differ in size; native-size evaluation goes one by one
-    data = loaders.load_dataset(layout, data_dir, "val", image_size, batch_size)
-    return recipe.evaluate(model, data, crop=catalog.dataset(dataset).get("eval_crop"))
+    return loaders.load_dataset(layout, data_dir, "val", image_size, batch_size)
