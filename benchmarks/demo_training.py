@@ -42,6 +42,7 @@ class Schedule:
     presets: dict
     family: str = "upernet"
     architecture: dict = None  # default DEMO_ARCHITECTURE
+    validate: bool = False  # held-out loss and metrics after each epoch (learning curves in log.csv)
 
     @property
     def model(self):
@@ -68,7 +69,7 @@ SCHEDULES = {
         report="demo_training_converged", recipe={**DEMO_RECIPE, "epochs": 10},
         synthetic={**SYNTHETIC, "train_samples": 10000},
         runs=(("segmentation", "bidense"), ("depth", "bidense"), ("segmentation", "fp32"), ("depth", "fp32")),
-        presets={},
+        presets={}, validate=True,
     ),
     "dpt": Schedule(
         report="demo_training_dpt", recipe=DEMO_RECIPE, synthetic=SYNTHETIC,
@@ -124,13 +125,16 @@ def run_all(schedule, work_dir, only=None, train=True):
             metrics = experiment.train(
                 task, "synthetic_rooms", Path(work_dir) / "data" / task, run_dir,
                 binarization=binarization, synthetic=schedule.synthetic, verbose=2, **schedule.recipe,
-                architecture=schedule.family, **schedule.model,
+                architecture=schedule.family, validate=schedule.validate, **schedule.model,
             )
-            stats = model_stats(load_folder(run_dir / "model"), input_size=schedule.recipe["image_size"])
-            metrics.update({"binary_params": stats["binary_params"], "float_params": stats["float_params"]})
             metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
         if metrics_path.exists():
-            finished[name] = json.loads(metrics_path.read_text())
+            metrics = json.loads(metrics_path.read_text())
+            if (run_dir / "model").is_dir():  # counted by the current model_stats, whatever counted them before
+                stats = model_stats(load_folder(run_dir / "model"), input_size=schedule.recipe["image_size"])
+                metrics.update({"binary_params": stats["binary_params"], "float_params": stats["float_params"]})
+                metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
+            finished[name] = metrics
     return finished
 
 
@@ -211,6 +215,32 @@ def markdown_table(finished):
     return "\n".join(lines) + "\n"
 
 
+def family_table(reports):
+    """The README's UperNet-vs-DPT table: ``reports`` is ``{family: {run name: metrics}}`` (same recipe and data)."""
+    lines = ["| model | binarization | seg mIoU (%) | seg pixAcc (%) | depth δ1 | depth AbsRel | binary / float params "
+             "| train time seg / depth (min) |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for family, finished in reports.items():
+        for binarization in ("bidense", "fp32"):
+            seg = finished.get(f"segmentation_{binarization}", {})
+            dep = finished.get(f"depth_{binarization}", {})
+            counted = seg if "binary_params" in seg else dep
+            params = (f"{counted['binary_params']:,} / {counted['float_params']:,}" if "binary_params" in counted
+                      else "—")
+            minutes = f"{_cell(seg, 'train_seconds', 1 / 60, 0)} / {_cell(dep, 'train_seconds', 1 / 60, 0)}"
+            lines.append(f"| {FAMILY_WORDS[family]} | {binarization} | {_cell(seg, 'mIoU', 100, 2)} "
+                         f"| {_cell(seg, 'pixAcc', 100, 2)} | {_cell(dep, 'd1')} | {_cell(dep, 'abs_rel')} | {params} "
+                         f"| {minutes} |")
+    return "\n".join(lines) + "\n"
+
+
+def _write_family_table():
+    """``results/demo_families.md`` from the ablation (UperNet) and dpt reports, when both exist."""
+    paths = {"upernet": RESULTS / "demo_training.json", "dpt": RESULTS / "demo_training_dpt.json"}
+    if all(path.exists() for path in paths.values()):
+        reports = {family: json.loads(path.read_text())["runs"] for family, path in paths.items()}
+        (RESULTS / "demo_families.md").write_text(family_table(reports))
+
+
 def main(argv=None):
     """Runs the script with command-line arguments ``argv`` (default: sys.argv)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -230,6 +260,7 @@ def main(argv=None):
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{schedule.report}.json").write_text(json.dumps(report, indent=2) + "\n")
     (RESULTS / f"{schedule.report}.md").write_text(markdown_table(finished))
+    _write_family_table()
     print(markdown_table(finished))
     return 0
 

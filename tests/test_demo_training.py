@@ -59,6 +59,18 @@ def test_markdown_table_marks_missing_runs(demo_training):
     assert table[5] == "| bnn | 24.63 | 76.92 | — | — | — | 2,490,592 | — / — |"  # time unknown: no crash
 
 
+def test_family_table_compares_upernet_and_dpt(demo_training):
+    upernet = {"segmentation_bidense": {"mIoU": 0.3486, "pixAcc": 0.8214, "train_seconds": 3600.0,
+                                        "binary_params": 2490592, "float_params": 40681},
+               "depth_bidense": {"d1": 0.5692, "abs_rel": 0.2973, "train_seconds": 1800.0}}
+    dpt = {"depth_fp32": {"d1": 0.61, "abs_rel": 0.25, "train_seconds": 600.0, "binary_params": 0,
+                          "float_params": 3338473}}
+    lines = demo_training.family_table({"upernet": upernet, "dpt": dpt}).splitlines()
+    assert lines[2] == "| ConvNeXt UperNet | bidense | 34.86 | 82.14 | 0.569 | 0.297 | 2,490,592 / 40,681 | 60 / 30 |"
+    assert lines[3] == "| ConvNeXt UperNet | fp32 | — | — | — | — | — | — / — |"
+    assert lines[5] == "| binary-ViT DPT | fp32 | — | — | 0.610 | 0.250 | 0 / 3,338,473 | — / 10 |"
+
+
 def test_an_interrupted_publish_keeps_the_published_folder(demo_training, tmp_path, monkeypatch):
     import shutil
 
