@@ -197,3 +197,11 @@ def test_images_of_many_sizes_predict_like_single_calls():
         batch = rng.uniform(0, 255, (1, *size, 3)).astype("float32")
         expected = keras.ops.convert_to_numpy(model(batch))
         np.testing.assert_allclose(model.predict_on_batch(batch), expected, rtol=1e-4, atol=1e-4, err_msg=str(size))
+
+
+def test_images_under_two_patches_are_refused_with_the_minimum():
+    model = tiny_dpt()
+    assert model.min_input_size == 28
+    with pytest.raises(ValueError, match="27x40 pixels are too small.*at least 28x28"):
+        model.predict(np.zeros((1, 27, 40, 3), "float32") + 100, verbose=0)
+    assert model.predict(np.zeros((1, 28, 28, 3), "float32") + 100, verbose=0).shape == (1, 28, 28, 5)
