@@ -133,16 +133,3 @@ def test_a_dpt_exports_its_linear_layers_and_convs_as_bconvs(tmp_path):
     assert report["twin_max_abs_error"] < 1e-5  # trained as deployable: the twin computes the model
     twin = deployable_model(model)
     np.testing.assert_allclose(twin.predict(images, verbose=0), model.predict(images, verbose=0), rtol=1e-5, atol=1e-5)
-
-
-def test_frozen_positions_are_the_resampled_table_of_the_fixed_grid():
-    from bidense_keras.backbones.vit import PositionEmbedding
-
-    layer = PositionEmbedding()
-    layer.build((None, None, 8))
-    layer.pos_embed.assign(np.random.default_rng(0).normal(size=layer.pos_embed.shape).astype(np.float32))
-    expected = np.asarray(layer.resampled_grid((4, 6)))
-    layer.freeze((4, 6))
-    layer.pos_embed.assign(np.zeros(layer.pos_embed.shape, np.float32))  # the export constant no longer reads it
-    np.testing.assert_array_equal(np.asarray(layer.resampled_grid((4, 6))), expected)
-    assert not np.asarray(layer.resampled_grid((4, 8))).any()  # another grid: resampled from the table

@@ -63,23 +63,8 @@ class PositionEmbedding(keras.layers.Layer):
         self.pos_embed = self.add_weight(shape=(1, 1 + POSITION_GRID**2, channels), initializer="zeros",
                                          name="pos_embed")
 
-    frozen = None  # (grid, positions) fixed for export, see freeze
-
-    def freeze(self, grid):
-        """For export at a fixed size: the positions of ``grid`` computed now and used as a constant.
-
-        The flatbuffer then holds ``ph * pw`` position vectors instead of the 1 + 37² table and
-        the resampling matrices; the output does not change.
-        """
-        self.frozen = (tuple(grid), ops.convert_to_tensor(ops.convert_to_numpy(self._resample(grid))))
-
     def resampled_grid(self, grid):
         """The grid part of ``pos_embed`` resampled to ``grid = (ph, pw)``: ``(ph * pw, C)``."""
-        if self.frozen is not None and all(isinstance(side, int) for side in grid) and self.frozen[0] == tuple(grid):
-            return self.frozen[1]
-        return self._resample(grid)
-
-    def _resample(self, grid):
         channels = self.pos_embed.shape[-1]
         table = ops.reshape(self.pos_embed[0, 1:], (POSITION_GRID, POSITION_GRID, channels))
         rows, columns = (bicubic_scale_matrix(POSITION_GRID, size, _position_scale(size)) for size in grid)

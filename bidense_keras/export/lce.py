@@ -39,7 +39,6 @@ import numpy as np
 from bidense_keras.export.agreement import output_agreement
 from bidense_keras.export.runtime import LCERuntimeError, flatbuffer_error, runtime_python
 from bidense_keras.files import write_bytes_atomic, write_text_atomic
-from bidense_keras.backbones.vit import PositionEmbedding, patch_grid
 from bidense_keras.layers import BiDenseConv2D
 from bidense_keras.layers.vit import BinaryDense
 from bidense_keras.models import walk_layers
@@ -85,8 +84,6 @@ def deployable_model(model, input_size=None):
             layer.fold_kernel_binarizer()
         if isinstance(layer, BiDenseConv2D) and layer.strides != (1, 1) and layer.padding != (0, 0):
             layer.subsample_strides()  # DPT's reassemble /2 conv: LCE would pad it wrongly
-        if isinstance(layer, PositionEmbedding) and input_size is not None:
-            layer.freeze(patch_grid(*input_size))  # a DPT's positions as one constant of the fixed grid
     return twin
 
 
