@@ -26,8 +26,9 @@ FLOAT_OPS = {
     "CONV_2D": "patch embedding (14x14/14) and the 1x1 classifier: full precision in the paper",
     "TRANSPOSE_CONV": "reassemble x4 and x2 up: binary in the paper, but scaled per input channel (LCE bitpacks "
                       "one magnitude per output channel), so exported as float convs of the ±1 signs, exactly",
-    "FULLY_CONNECTED": "attention products q kᵀ and A v (signs and 0/1 maps, per head), position-embedding and "
-                       "align-corners resampling matrices",
+    "FULLY_CONNECTED": "attention products q kᵀ and A v (signs and 0/1 maps, two per head and block) and the "
+                       "decoder's align-corners resizes (two per resize); the position resampling is folded into "
+                       "one constant at the fixed size",
     "BATCH_MATMUL": "attention products (when not unrolled into FULLY_CONNECTED)",
     "SOFTMAX": "attention softmax (its map is then thresholded at max/4)",
     "GELU": "MLP activation",
