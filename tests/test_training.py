@@ -43,7 +43,7 @@ TINY_VIT = ["--architecture", "dpt", "--embed-dim", "24", "--blocks", "4", "--he
 
 
 @pytest.mark.backends
-def test_train_a_tiny_dpt_then_evaluate(tmp_path, binarization="bidense"):
+def test_train_a_tiny_dpt_then_evaluate(tmp_path):
     """`train --architecture dpt`: two steps of a 4-block ViT of width 24, saved, reloaded and evaluated
     (the fp32 twin trains through the same code: benchmarks/demo_training.py --schedule dpt)."""
     import bidense_keras as bk
@@ -52,7 +52,7 @@ def test_train_a_tiny_dpt_then_evaluate(tmp_path, binarization="bidense"):
     data, run = tmp_path / "data", tmp_path / "run"
     status = cli.main(["train", "--task", "seg", "--dataset", "synthetic_rooms", "--data-dir", str(data),
                        "--output", str(run), "--epochs", "1", "--image-size", "56", "84", "--train-samples", "8",
-                       "--binarization", binarization, "--validate", *TINY_VIT, *HELD_OUT])
+                       "--validate", *TINY_VIT, *HELD_OUT])
     assert status == 0
     import csv
 
@@ -62,7 +62,7 @@ def test_train_a_tiny_dpt_then_evaluate(tmp_path, binarization="bidense"):
     assert float(rows[0]["val_loss"]) > 0 and 0 <= float(rows[0]["val_pixel_accuracy"]) <= 1
     model = bk.load(run / "model")
     assert isinstance(model, DPT)
-    assert (model.embed_dim, model.depth, model.num_heads, model.binarization) == (24, 4, 2, binarization)
+    assert (model.embed_dim, model.depth, model.num_heads, model.binarization) == (24, 4, 2, "bidense")
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["mIoU"] == pytest.approx(held_out_metric(model, data), rel=1e-4, abs=1e-6)
 
