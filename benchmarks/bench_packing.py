@@ -40,10 +40,10 @@ def _model(preset):
 def _load_seconds(folder, weights_file, repeats):
     """Median seconds to read ``weights_file`` into the folder's (already built) architecture."""
     from bidense_keras import compat, packing
-    from bidense_keras.models import UperNet
-    from bidense_keras.weights import model_arguments
+    from bidense_keras.weights import model_config
 
-    model = UperNet(**model_arguments(folder))
+    model_class, arguments = model_config(folder)
+    model = model_class(**arguments)
     read = packing.load_packed if weights_file.suffix == ".npz" else compat.load_weights_strictly
     times = []
     for _ in range(repeats):

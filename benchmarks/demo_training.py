@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 DEMO_ARCHITECTURE = {"dims": (32, 64, 128, 256), "depths": (1, 1, 3, 1), "features": 64}
 DPT_DEMO_ARCHITECTURE = {"embed_dim": 192, "depth": 4, "num_heads": 3, "features": 64, "out_channels": (24, 48, 96, 192)}
+# (the vit_demo backbone of the presets; tests/test_demo_training.py checks they agree)
 DEMO_RECIPE = {"epochs": 5, "batch_size": 8, "lr": 1e-3, "image_size": (192, 256), "seed": 0}
 SYNTHETIC = {"train_samples": 2000, "val_samples": 200, "height": 240, "width": 320}
 

@@ -16,7 +16,7 @@ def check_image_batch(images, min_size=None):
 
     Args:
         images: an array or tensor (symbolic dimensions may be None).
-        min_size: the smallest height and width the model takes (``UperNet.min_input_size``), or None.
+        min_size: the smallest height and width the model takes (``model.min_input_size``), or None.
     """
     shape = tuple(getattr(images, "shape", ()))
     if len(shape) != 4:
@@ -36,7 +36,8 @@ def check_image_batch(images, min_size=None):
     if too_small:
         raise ValueError(
             f"Images of {shape[1]}x{shape[2]} pixels are too small: this architecture needs at least "
-            f"{min_size}x{min_size} (its deepest stage has stride {min_size}). Resize or pad them."
+            f"{min_size}x{min_size} (model.min_input_size: the stride of a UperNet's deepest stage, two patches of "
+            f"a DPT). Resize or pad them."
         )
 
 

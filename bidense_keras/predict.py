@@ -60,7 +60,7 @@ def predict_files(model, inputs, out_dir, class_names=None, palette=None):
     (colour-coded at the image's size) and ``<stem>_panel.png`` (input | prediction with legend or scale bar).
 
     Args:
-        model: a :class:`~bidense_keras.models.UperNet` (or any callable with ``task``,
+        model: a UperNet or DPT (or any callable with ``task``,
             ``num_classes``/``max_depth`` attributes and a ``predict`` method).
         inputs: image files and/or folders.
         out_dir: output folder (created).

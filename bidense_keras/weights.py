@@ -57,8 +57,9 @@ def save_pretrained(model, directory, *, packed=False, **metadata):
         model: a :class:`~bidense_keras.models.UperNet` or :class:`~bidense_keras.dpt.DPT`.
         directory: the model folder; an existing one is replaced as a whole.
         packed: also write ``model.bits.npz`` (binary kernels as bits, about 1/23 of the ``.h5`` for
-            ConvNeXt-T). Both files then hold the canonical binary kernels ``mean|W_o| * sign(W)``
-            (see :mod:`bidense_keras.packing`), which ``model`` itself is left without.
+            ConvNeXt-T). Both files then hold the canonical binary kernels (``mean|W_o| * sign(W)`` with a
+            fixed spread; the ViT's linear kernels in a centred form, see :mod:`bidense_keras.packing`),
+            which ``model`` itself is left without.
         **metadata: entries of ``metadata.json``, e.g. ``dataset``, ``input_size``, ``metrics``,
             ``recipe``, ``description``, ``base_model``.
 

@@ -59,6 +59,16 @@ def test_markdown_table_marks_missing_runs(demo_training):
     assert table[5] == "| bnn | 24.63 | 76.92 | — | — | — | 2,490,592 | — / — |"  # time unknown: no crash
 
 
+def test_the_dpt_schedule_trains_the_demo_dpt_presets_architecture(demo_training):
+    from bidense_keras.presets import BACKBONES
+
+    family, architecture = BACKBONES["vit_demo"]
+    schedule = demo_training.SCHEDULES["dpt"]
+    assert (schedule.family, schedule.model) == (family, architecture)
+    assert set(schedule.presets.values()) == {"bidense_dpt_demo_rooms_seg", "bidense_dpt_demo_rooms_depth",
+                                              "fp32_dpt_demo_rooms_seg", "fp32_dpt_demo_rooms_depth"}
+
+
 def test_family_table_compares_upernet_and_dpt(demo_training):
     upernet = {"segmentation_bidense": {"mIoU": 0.3486, "pixAcc": 0.8214, "train_seconds": 3600.0,
                                         "binary_params": 2490592, "float_params": 40681},

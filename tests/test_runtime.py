@@ -135,8 +135,8 @@ def test_deployable_flatbuffer_matches_the_twin_with_reference_kernels(export, t
     assert ("tflite_argmax_agreement" if task == "segmentation" else "tflite_abs_rel") in report
 
 
-@pytest.mark.parametrize("binarization", ["bidense_deployable", "fp32"])
-def test_a_dpt_flatbuffer_computes_its_twin(lce_runtime, tmp_path, binarization):
+@pytest.mark.parametrize("binarization, size", [("bidense_deployable", (84, 84)), ("fp32", (62, 90))])
+def test_a_dpt_flatbuffer_computes_its_twin(lce_runtime, tmp_path, binarization, size):
     """ViT linears as token bconvs (sign(0) = 0 kept for proj and fc2), float attention, and the reassemble
     /2 conv, which LCE 0.16 pads wrongly when it is written as pad + strided conv (the twin subsamples a
     stride-1 conv instead)."""
@@ -151,11 +151,11 @@ def test_a_dpt_flatbuffer_computes_its_twin(lce_runtime, tmp_path, binarization)
         if "variance" in weight.path or weight.path.endswith("gamma") or "scale" in weight.path:
             value = 1.0 + np.abs(value)
         weight.assign(value.astype("float32"))
-    images = sample_images(84)
-    report = to_tflite(model, tmp_path / "dpt.tflite", (84, 84), images)
+    images = np.random.default_rng(1).uniform(0, 255, (2, *size, 3)).astype(np.float32)  # 62 x 90: resized inside
+    report = to_tflite(model, tmp_path / "dpt.tflite", size, images)
     assert report["twin_max_abs_error"] < 1e-5
     outputs, _ = run_flatbuffer(tmp_path / "dpt.tflite", images, kernel="reference")
-    assert_computes_the_twin(outputs, deployable_model(model, (84, 84)).predict(images, verbose=0), f"DPT {binarization}")
+    assert_computes_the_twin(outputs, deployable_model(model, size).predict(images, verbose=0), f"DPT {binarization}")
 
 
 @pytest.mark.parametrize("kernel", ["optimized", "indirect_bgemm"])

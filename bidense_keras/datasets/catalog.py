@@ -209,7 +209,7 @@ def head_size(name, task=None):
 
 
 def head_arguments(name, task=None):
-    """The head arguments of a :class:`~bidense_keras.models.UperNet` for the dataset: :func:`head_size`
+    """The head arguments of a model (UperNet or DPT) for the dataset: :func:`head_size`
     plus, for segmentation, ``class_names`` (tuple of str) and ``palette`` (tuple of RGB tuples) for
     every logit, the extra ones named ``EXTRA_LOGIT_NAME`` and coloured ``EXTRA_LOGIT_COLOUR``."""
     entry, task = _entry_for(name, task)

@@ -149,7 +149,7 @@ def to_tflite(model, path, input_size=None, sample_images=None, metadata=None):
     """Writes an LCE flatbuffer of ``model`` to ``path`` and its metadata to ``OUT.json`` beside it.
 
     Args:
-        model: a :class:`~bidense_keras.models.UperNet`.
+        model: a :class:`~bidense_keras.models.UperNet` or :class:`~bidense_keras.dpt.DPT`.
         path: output ``.tflite`` (written atomically).
         input_size: ``(height, width)``; default the model's fixed input size, else 480x480.
         sample_images: optional ``(N, H, W, 3)`` images at ``input_size``; the report then gives

@@ -44,7 +44,7 @@ def build_model(task, dataset, preset=None, init=None, architecture=None, **mode
         preset = preset or PAPER_BASE_PRESETS[architecture or "upernet"][task]
         return load(preset, pretrained=False, task=task, architecture=architecture, **head, **model_arguments)
     if preset is not None or model_arguments:
-        raise ValueError(f"--init starts from trained weights; it takes no preset or architecture "
+        raise ValueError(f"--init starts from trained weights; it takes no preset or model arguments "
                          f"({sorted(model_arguments) or preset}).")
     return load(init, task=task, architecture=architecture, **head)
 

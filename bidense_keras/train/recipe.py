@@ -29,7 +29,7 @@ def compile_for_training(model, total_steps, lr, weight_decay=1e-2, accumulate=1
     """Compiles ``model`` with its task's loss and metrics, AdamW and a one-cycle schedule.
 
     Args:
-        model: a :class:`~bidense_keras.models.UperNet`.
+        model: a :class:`~bidense_keras.models.UperNet` or :class:`~bidense_keras.dpt.DPT`.
         total_steps: batches of the whole run (epochs * batches per epoch); the schedule spans
             ``total_steps // accumulate`` updates.
         lr: peak learning rate of the one-cycle schedule.
@@ -132,7 +132,7 @@ def fit(model, train_data, epochs, output_dir, lr, steps_per_epoch, validation_d
     :func:`bidense_keras.train.devices.data_parallel`.
 
     Args:
-        model: an uncompiled :class:`~bidense_keras.models.UperNet`.
+        model: an uncompiled UperNet or DPT.
         train_data: ``tf.data.Dataset`` of ``(images, targets)`` batches, one pass per epoch.
         epochs: number of passes.
         output_dir: where the backup, ``last.weights.h5`` and ``log.csv`` go.
