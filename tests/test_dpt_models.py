@@ -200,7 +200,6 @@ def test_stats_count_a_transposed_conv_by_its_input_channels():
     assert _conv_macs(layer, (None, 10, 14, 4)) == (10 * 14 * 4) * 6  # each output value: one input pixel's 6 channels
 
 
-@pytest.mark.backends
 def test_images_of_many_sizes_predict_like_single_calls():
     """Keras' TensorFlow predict retraces for any size after a few sizes: the ViT then works from runtime sizes."""
     model = randomized(tiny_dpt())
