@@ -157,9 +157,20 @@ ARCHITECTURE_OPTIONS = {"architecture": "architecture", "backbone": "backbone", 
                         "out_channels": "out_channels", "features": "features", "binarization": "binarization"}
 
 
+FAMILY_OPTIONS = {"upernet": ("dims", "depths"), "dpt": ("embed_dim", "blocks", "heads", "out_channels")}
+
+
 def _architecture(args):
-    return {argument: getattr(args, option) for option, argument in ARCHITECTURE_OPTIONS.items()
-            if getattr(args, option) is not None}
+    """The model arguments of the train options; the family from --architecture, else from a ViT --backbone."""
+    family = args.architecture or ("dpt" if args.backbone in VIT_SIZES else None)
+    for other, options in FAMILY_OPTIONS.items():
+        given = [f"--{option.replace('_', '-')}" for option in options if getattr(args, option) is not None]
+        if given and (family or "upernet") != other:
+            raise ValueError(f"{', '.join(given)} describe{'s' if len(given) == 1 else ''} a{'n' if other[0] in 'aeiou' else ''} {other} model: "
+                             f"add --architecture {other}.")
+    arguments = {argument: getattr(args, option) for option, argument in ARCHITECTURE_OPTIONS.items()
+                 if getattr(args, option) is not None}
+    return {**arguments, **({"architecture": family} if family else {})}
 
 
 def _print_metrics(metrics):
