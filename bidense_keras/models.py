@@ -64,14 +64,10 @@ class CheckedImageModel(keras.Model):
         """``bidense_keras.load(preset, **kwargs)`` (keras-hub style): a preset name, model folder,
         ``hf://owner/repo[@revision]`` or ``.keras`` file, refused when it holds another model class
         (``UperNet.from_preset`` of a DPT preset); see :func:`bidense_keras.loader.load`."""
-        from bidense_keras.families import FAMILIES  # they import this module: imported on use
+        from bidense_keras.families import family_of  # they import this module: imported on use
         from bidense_keras.loader import load
 
-        family = next((name for name, model_class in FAMILIES.items() if model_class is cls), None)
-        model = load(preset, **({"architecture": family} if family else {}), **kwargs)  # a preset: refused unbuilt
-        if isinstance(model, keras.Model) and not isinstance(model, cls):
-            raise ValueError(f"{preset} holds a {type(model).__name__}, not a {cls.__name__}.")
-        return model
+        return load(preset, architecture=family_of(cls), **kwargs)  # a preset of another family: refused unbuilt
 
     def __call__(self, inputs, *args, **kwargs):
         check_image_batch(inputs, self.min_input_size)
