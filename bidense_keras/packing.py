@@ -100,19 +100,26 @@ def pack_kernel(kernel, channel_axis):
     return packed
 
 
+def _signs_and_magnitudes(packed, size, count, noun):
+    """The ``signs`` (uint8) and ``magnitude`` (float32) arrays of a packed kernel of ``size`` weights and
+    ``count`` magnitudes (one per ``noun``); a ValueError when they do not fit."""
+    signs, magnitude = np.asarray(packed["signs"]), np.asarray(packed["magnitude"], dtype=np.float32)
+    if signs.dtype != np.uint8 or signs.shape != ((size + 7) // 8,):
+        raise ValueError(f"{signs.shape} {signs.dtype} sign bytes do not fit a kernel of {size} weights")
+    if magnitude.shape != (count,):
+        raise ValueError(f"{magnitude.shape[0] if magnitude.ndim else 'no'} magnitudes for {count} {noun}")
+    return signs, magnitude
+
+
 def unpack_kernel(packed, shape, channel_axis):
     """The canonical kernel ``magnitude_o * spread * sign`` of shape ``shape`` from :func:`pack_kernel`'s output.
 
     Raises:
         ValueError: when the arrays do not fit ``shape`` (wrong bit count, channel count or index).
     """
-    size, channels = int(np.prod(shape)), shape[channel_axis]
-    signs, magnitude = np.asarray(packed["signs"]), np.asarray(packed["magnitude"], dtype=np.float32)
+    size = int(np.prod(shape))
+    signs, magnitude = _signs_and_magnitudes(packed, size, shape[channel_axis], "channels")
     zeros = np.asarray(packed.get("zeros", np.zeros(0, np.int64)))
-    if signs.dtype != np.uint8 or signs.shape != ((size + 7) // 8,):
-        raise ValueError(f"{signs.shape} {signs.dtype} sign bytes do not fit a kernel of {size} weights")
-    if magnitude.shape != (channels,):
-        raise ValueError(f"{magnitude.shape[0] if magnitude.ndim else 'no'} magnitudes for {channels} channels")
     if zeros.size and (not np.issubdtype(zeros.dtype, np.integer) or zeros.ndim != 1 or zeros.min() < 0
                        or zeros.max() >= size):
         raise ValueError(f"zero indices outside a kernel of {size} weights")
@@ -166,11 +173,7 @@ def unpack_centered_kernel(packed, shape):
         ValueError: when the arrays do not fit ``shape``, or a unit has no weight above or below its mean.
     """
     size = int(np.prod(shape))
-    signs, magnitude = np.asarray(packed["signs"]), np.asarray(packed["magnitude"], dtype=np.float32)
-    if signs.dtype != np.uint8 or signs.shape != ((size + 7) // 8,):
-        raise ValueError(f"{signs.shape} {signs.dtype} sign bytes do not fit a kernel of {size} weights")
-    if magnitude.shape != (shape[1],):
-        raise ValueError(f"{magnitude.shape[0] if magnitude.ndim else 'no'} magnitudes for {shape[1]} units")
+    signs, magnitude = _signs_and_magnitudes(packed, size, shape[1], "units")
     above = np.unpackbits(signs, count=size).astype(bool).reshape(shape)
     if not (above.any(axis=0) & (~above).any(axis=0)).all():
         raise ValueError("a unit with no weight above or below its mean")
@@ -248,24 +251,17 @@ def load_packed(model, path):
     kernels, centred = binary_kernels(model), centered_kernels(model)
     expected, values = set(), []
     for variable in model.weights:
-        if variable.path in centred and variable.path not in arrays:
-            parts = {part: arrays[f"{variable.path}:{part}"] for part in ("signs", "magnitude")
-                     if f"{variable.path}:{part}" in arrays}
-            expected.update(f"{variable.path}:{part}" for part in parts)
-            if len(parts) < 2:
-                raise ValueError(f"{path} has neither a float value nor sign bits and magnitudes for {variable.path}.")
-            try:
-                value = unpack_centered_kernel(parts, tuple(variable.shape))
-            except ValueError as error:
-                raise ValueError(f"{path}: binary kernel {variable.path}: {error}.") from error
-        elif variable.path in kernels:
-            parts = {part: arrays[f"{variable.path}:{part}"] for part in BINARY_PARTS
-                     if f"{variable.path}:{part}" in arrays}
+        stored_as_bits = variable.path in kernels or (variable.path in centred and variable.path not in arrays)
+        if stored_as_bits:  # a centred kernel that could not be packed is stored as float
+            names = BINARY_PARTS if variable.path in kernels else ("signs", "magnitude")
+            parts = {part: arrays[f"{variable.path}:{part}"] for part in names if f"{variable.path}:{part}" in arrays}
             expected.update(f"{variable.path}:{part}" for part in parts)
             if "signs" not in parts or "magnitude" not in parts:
                 raise ValueError(f"{path} has no sign bits and magnitudes for the binary kernel {variable.path}.")
+            shape = tuple(variable.shape)
             try:
-                value = unpack_kernel(parts, tuple(variable.shape), kernels[variable.path])
+                value = (unpack_kernel(parts, shape, kernels[variable.path]) if variable.path in kernels
+                         else unpack_centered_kernel(parts, shape))
             except ValueError as error:
                 raise ValueError(f"{path}: binary kernel {variable.path}: {error}.") from error
         else:
