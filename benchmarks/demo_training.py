@@ -154,23 +154,27 @@ def schedule_name(schedule):
     return next(name for name, known in SCHEDULES.items() if known is schedule)
 
 
-def publish(schedule, work_dir, finished):
-    """Copies each finished run of ``schedule`` that has a preset into ``weights/<preset>/`` with card and registry entry.
+def publish(schedule, work_dir, finished, only=None):
+    """Copies each finished run of ``schedule`` (of ``only``, default all) that has a preset into ``weights/<preset>/``.
 
-    Runs known only from the committed report (no run folder) keep their published weights; their
-    metadata, card and registry entry are refreshed. A folder is replaced as a whole, never half-copied.
+    The card, the quick check and the registry entry are rewritten. Runs known only from the committed
+    report (no run folder) keep their published weights; their metadata, card and registry entry are
+    refreshed. A folder is replaced as a whole, never half-copied. A folder published packed stays
+    packed: it is packed again and its card's metrics are measured again (packing changes them).
     """
     import shutil
 
     from bidense_keras.files import atomic_folder
-    from bidense_keras.publish import update_registry, write_model_card
-    from bidense_keras.weights import METADATA_FILE
+    from bidense_keras.publish import (pack_folder, record_held_out_metrics, record_quick_check, update_registry,
+                                       write_model_card)
+    from bidense_keras.weights import METADATA_FILE, PACKED_FILE
 
     for run, preset in schedule.presets.items():
         trained, target = Path(work_dir) / "runs" / run / "model", ROOT / "weights" / preset
-        if run not in finished or not (trained.is_dir() or target.is_dir()):
+        if (only and run not in only) or run not in finished or not (trained.is_dir() or target.is_dir()):
             continue
-        if trained.is_dir():
+        packed, copied = (target / PACKED_FILE).is_file(), trained.is_dir()
+        if copied:
             with atomic_folder(target) as partial:
                 shutil.copytree(trained, partial, dirs_exist_ok=True)
         task, binarization = run.split("_", 1)
@@ -185,6 +189,11 @@ def publish(schedule, work_dir, finished):
             "real photographs. For real data, train on ADE20K/NYUv2 or convert an official checkpoint.",
         )
         metadata_path.write_text(json.dumps(metadata, indent=2) + "\n")
+        if packed:
+            pack_folder(target)
+            record_held_out_metrics(target, Path(work_dir) / "publish_check")
+        if packed or copied:
+            record_quick_check(target, Path(work_dir) / "publish_check")
         write_model_card(target)
         update_registry(target)
 
@@ -247,7 +256,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--schedule", choices=sorted(SCHEDULES), default="ablation")
     parser.add_argument("--work-dir", type=Path, help="default: outputs/demo_training/<schedule>")
-    parser.add_argument("--only", nargs="*", help="run names, e.g. segmentation_bidense")
+    parser.add_argument("--only", nargs="*", help="run names to train (and publish), e.g. segmentation_bidense")
     parser.add_argument("--publish", action="store_true", help="copy finished runs to weights/ and pin them")
     parser.add_argument("--skip-training", action="store_true", help="only report (and publish) finished runs")
     args = parser.parse_args(argv)
@@ -255,7 +264,7 @@ def main(argv=None):
     work_dir = args.work_dir or ROOT / "outputs" / "demo_training" / args.schedule
     finished = run_all(schedule, work_dir, args.only, train=not args.skip_training)
     if args.publish:
-        publish(schedule, work_dir, finished)
+        publish(schedule, work_dir, finished, args.only)
     report = {"command": f"python benchmarks/demo_training.py --schedule {args.schedule}", **settings(schedule),
               "runs": finished}
     RESULTS.mkdir(parents=True, exist_ok=True)

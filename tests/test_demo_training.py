@@ -26,7 +26,18 @@ def _model_folder(folder, binarization, weights):
     write_model_folder(folder, binarization, weights, input_size=[192, 256])
 
 
-def test_publish_copies_trained_runs_and_refreshes_reported_ones(demo_training, tmp_path):
+@pytest.fixture
+def measurements(monkeypatch):
+    """Records the folders publish() packs and measures (the fake weights of these tests cannot be loaded)."""
+    from bidense_keras import publish
+
+    calls = []
+    for name in ("pack_folder", "record_held_out_metrics", "record_quick_check"):
+        monkeypatch.setattr(publish, name, lambda folder, *args, name=name: calls.append((name, Path(folder).name)))
+    return calls
+
+
+def test_publish_copies_trained_runs_and_refreshes_reported_ones(demo_training, tmp_path, measurements):
     work = tmp_path / "work"
     _model_folder(work / "runs" / "segmentation_fp32" / "model", "fp32", b"new fp32 weights")
     published = tmp_path / "repo" / "weights"
@@ -46,6 +57,23 @@ def test_publish_copies_trained_runs_and_refreshes_reported_ones(demo_training, 
     assert "binarization `bidense`" in metadata["description"]
     assert "| mIoU | 0.3500 |" in (kept / "README.md").read_text()
     assert registry["bidense_upernet_demo_rooms_seg"]["files"]["README.md"]["size"] == (kept / "README.md").stat().st_size
+    assert measurements == [("record_quick_check", "fp32_upernet_demo_rooms_seg")]  # the new weights only
+
+
+def test_publish_keeps_a_packed_preset_packed_and_measures_it_again(demo_training, tmp_path, measurements):
+    work = tmp_path / "work"
+    _model_folder(work / "runs" / "depth_bidense" / "model", "bidense", b"new bidense weights")
+    _model_folder(work / "runs" / "segmentation_bidense" / "model", "bidense", b"other run")
+    published = tmp_path / "repo" / "weights" / "bidense_dpt_demo_rooms_depth"
+    _model_folder(published, "bidense", b"published bidense weights")
+    (published / "model.bits.npz").write_bytes(b"published bits")
+    finished = {"depth_bidense": {"d1": 0.5}, "segmentation_bidense": {"mIoU": 0.3}}
+    demo_training.publish(demo_training.SCHEDULES["dpt"], work, finished, only=["depth_bidense"])
+
+    assert (published / "model.weights.h5").read_bytes() == b"new bidense weights"
+    assert measurements == [(name, published.name) for name in
+                            ("pack_folder", "record_held_out_metrics", "record_quick_check")]
+    assert not (published.parent / "bidense_dpt_demo_rooms_seg").exists()  # not in `only`
 
 
 def test_markdown_table_marks_missing_runs(demo_training):
@@ -81,7 +109,7 @@ def test_family_table_compares_upernet_and_dpt(demo_training):
     assert lines[5] == "| binary-ViT DPT | fp32 | — | — | 0.610 | 0.250 | 0 / 3,338,473 | — / 10 |"
 
 
-def test_an_interrupted_publish_keeps_the_published_folder(demo_training, tmp_path, monkeypatch):
+def test_an_interrupted_publish_keeps_the_published_folder(demo_training, tmp_path, monkeypatch, measurements):
     import shutil
 
     work = tmp_path / "work"
