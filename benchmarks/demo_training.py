@@ -25,9 +25,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-DEMO_ARCHITECTURE = {"dims": (32, 64, 128, 256), "depths": (1, 1, 3, 1), "features": 64}
-DPT_DEMO_ARCHITECTURE = {"embed_dim": 192, "depth": 4, "num_heads": 3, "features": 64, "out_channels": (24, 48, 96, 192)}
-# (the vit_demo backbone of the presets; tests/test_demo_training.py checks they agree)
 DEMO_RECIPE = {"epochs": 5, "batch_size": 8, "lr": 1e-3, "image_size": (192, 256), "seed": 0}
 SYNTHETIC = {"train_samples": 2000, "val_samples": 200, "height": 240, "width": 320}
 
@@ -41,14 +38,22 @@ class Schedule:
     synthetic: dict
     runs: tuple
     presets: dict
-    family: str = "upernet"
-    architecture: dict = None  # default DEMO_ARCHITECTURE
+    backbone: str = "demo"  # a row of presets.BACKBONES: the model family and its arguments
     validate: bool = False  # held-out loss and metrics after each epoch (learning curves in log.csv)
+
+    @property
+    def family(self):
+        """The model family of every run ("upernet" or "dpt")."""
+        from bidense_keras.presets import BACKBONES
+
+        return BACKBONES[self.backbone][0]
 
     @property
     def model(self):
         """The model family's arguments of every run."""
-        return self.architecture or DEMO_ARCHITECTURE
+        from bidense_keras.presets import BACKBONES
+
+        return BACKBONES[self.backbone][1]
 
 
 SCHEDULES = {
@@ -81,7 +86,7 @@ SCHEDULES = {
             "segmentation_fp32": "fp32_dpt_demo_rooms_seg",
             "depth_fp32": "fp32_dpt_demo_rooms_depth",
         },
-        family="dpt", architecture=DPT_DEMO_ARCHITECTURE,
+        backbone="vit_demo",
     ),
 }
 

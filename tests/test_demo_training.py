@@ -87,14 +87,17 @@ def test_markdown_table_marks_missing_runs(demo_training):
     assert table[5] == "| bnn | 24.63 | 76.92 | — | — | — | 2,490,592 | — / — |"  # time unknown: no crash
 
 
-def test_the_dpt_schedule_trains_the_demo_dpt_presets_architecture(demo_training):
-    from bidense_keras.presets import BACKBONES
+@pytest.mark.parametrize("name", ["ablation", "converged", "dpt"])
+def test_each_schedule_trains_the_architecture_of_the_presets_it_publishes(demo_training, name):
+    from bidense_keras.presets import get_preset
 
-    family, architecture = BACKBONES["vit_demo"]
-    schedule = demo_training.SCHEDULES["dpt"]
-    assert (schedule.family, schedule.model) == (family, architecture)
-    assert set(schedule.presets.values()) == {"bidense_dpt_demo_rooms_seg", "bidense_dpt_demo_rooms_depth",
-                                              "fp32_dpt_demo_rooms_seg", "fp32_dpt_demo_rooms_depth"}
+    schedule = demo_training.SCHEDULES[name]
+    for run, preset_name in schedule.presets.items():
+        preset, (task, binarization) = get_preset(preset_name), run.split("_", 1)
+        assert (preset["backbone"], preset["task"], preset["dataset"]) == (schedule.backbone, task, "synthetic_rooms")
+        assert preset["architecture"]["binarization"] == binarization, preset_name
+    assert name != "dpt" or set(schedule.presets.values()) == {
+        "bidense_dpt_demo_rooms_seg", "bidense_dpt_demo_rooms_depth", "fp32_dpt_demo_rooms_seg", "fp32_dpt_demo_rooms_depth"}
 
 
 def test_family_table_compares_upernet_and_dpt(demo_training):
