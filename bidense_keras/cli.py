@@ -166,8 +166,8 @@ def _architecture(args):
     for other, options in FAMILY_OPTIONS.items():
         given = [f"--{option.replace('_', '-')}" for option in options if getattr(args, option) is not None]
         if given and (family or "upernet") != other:
-            raise ValueError(f"{', '.join(given)} describe{'s' if len(given) == 1 else ''} a{'n' if other[0] in 'aeiou' else ''} {other} model: "
-                             f"add --architecture {other}.")
+            raise ValueError(f"{', '.join(given)} {'is an option' if len(given) == 1 else 'are options'} of the "
+                             f"{other} family: add --architecture {other}.")
     arguments = {argument: getattr(args, option) for option, argument in ARCHITECTURE_OPTIONS.items()
                  if getattr(args, option) is not None}
     return {**arguments, **({"architecture": family} if family else {})}

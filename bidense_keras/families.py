@@ -44,3 +44,11 @@ def arguments(model_class):
     """The constructor arguments of a model class, in order (``name`` excluded)."""
     return tuple(name for name in inspect.signature(model_class.__init__).parameters
                  if name not in ("self", "kwargs"))
+
+
+def check_arguments(model_class, names, also=()):
+    """Raises a TypeError naming each of ``names`` that ``model_class`` does not take (``also``: more accepted)."""
+    known = (*also, *arguments(model_class))
+    unknown = sorted(set(names) - set(known) - {"name"})
+    if unknown:
+        raise TypeError(f"Unknown argument(s) {unknown}; {model_class.__name__} arguments are {list(known)}.")

@@ -10,7 +10,7 @@ from pathlib import Path
 import keras
 
 from bidense_keras import download
-from bidense_keras.families import BACKBONE_SIZES, MODEL_CLASSES, arguments, family_class, family_of
+from bidense_keras.families import BACKBONE_SIZES, MODEL_CLASSES, check_arguments, family_class, family_of
 from bidense_keras.presets import FAMILY_DEFAULT_PRESETS, PAPER_BASE_PRESETS, PRESETS, get_preset
 from bidense_keras.transfer import with_overrides
 from bidense_keras.weights import is_model_folder, load_folder
@@ -45,10 +45,7 @@ def _architecture(preset, overrides):
         if backbone not in sizes:
             raise ValueError(f"Unknown {family} backbone {backbone!r}; choose one of {sorted(sizes)}.")
         architecture.update(sizes[backbone])
-    known = arguments(family_class(family))
-    unknown = sorted(set(overrides) - set(known) - {"name"})
-    if unknown:
-        raise TypeError(f"Unknown argument(s) {unknown}; {family} model arguments are {['backbone', *known]}.")
+    check_arguments(family_class(family), overrides, also=("backbone",))
     if overrides.get("num_classes", architecture.get("num_classes")) != architecture.get("num_classes"):
         architecture.update(class_names=None, palette=None)  # the preset's names and colours no longer fit
     return {**architecture, **overrides}

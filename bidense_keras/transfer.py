@@ -7,7 +7,7 @@ changed (the 1x1 logits conv) starts from a fresh initialisation, with a logged 
 
 import logging
 
-from bidense_keras.families import arguments
+from bidense_keras.families import check_arguments
 
 logger = logging.getLogger("bidense_keras")
 
@@ -19,10 +19,7 @@ HEAD_LOGITS = "head_logits"  # the only layer whose shape depends on num_classes
 
 def check_overrides(overrides, task, model_class):
     """Raises a TypeError for an argument a trained ``task`` model of ``model_class`` cannot change (or lacks)."""
-    known = arguments(model_class)
-    unknown = sorted(set(overrides) - set(known) - {"name"})
-    if unknown:
-        raise TypeError(f"Unknown argument(s) {unknown}; {model_class.__name__} arguments are {list(known)}.")
+    check_arguments(model_class, overrides)
     head = {"segmentation": "num_classes", "depth": "max_depth"}[task]
     fixed = sorted(set(overrides) - set(KEEP_WEIGHTS) - {head})
     if fixed:

@@ -76,7 +76,7 @@ def test_a_preset_or_model_of_the_other_family_is_refused(tmp_path):
 def test_unknown_backbones_and_arguments_are_named():
     with pytest.raises(ValueError, match="Unknown dpt backbone 'convnext_tiny'"):
         bk.segmentation(architecture="dpt", backbone="convnext_tiny")
-    with pytest.raises(TypeError, match=r"Unknown argument\(s\) \['dims'\]; dpt model arguments"):
+    with pytest.raises(TypeError, match=r"Unknown argument\(s\) \['dims'\]; DPT arguments"):
         bk.segmentation(architecture="dpt", dims=(1, 2, 3, 4))
     with pytest.raises(ValueError, match="does not split into 5 heads"):
         bk.segmentation(architecture="dpt", embed_dim=48, num_heads=5, num_classes=3)

@@ -71,9 +71,9 @@ def test_train_refuses_options_of_the_other_family(tmp_path, capsys):
     base = ["train", "--task", "seg", "--dataset", "synthetic_rooms", "--data-dir", str(tmp_path / "data"),
             "--output", str(tmp_path / "run"), "--train-samples", "8", *HELD_OUT]
     assert cli.main([*base, "--architecture", "dpt", "--dims", "8", "8", "8", "8"]) == 2
-    assert "--dims describes an upernet model: add --architecture upernet" in capsys.readouterr().err
+    assert "--dims is an option of the upernet family: add --architecture upernet" in capsys.readouterr().err
     assert cli.main([*base, "--blocks", "6", "--heads", "2"]) == 2  # ViT options for the default (UperNet) family
-    assert "--blocks, --heads describe a dpt model: add --architecture dpt" in capsys.readouterr().err
+    assert "--blocks, --heads are options of the dpt family: add --architecture dpt" in capsys.readouterr().err
     assert cli.main([*base, "--architecture", "upernet", "--backbone", "vit_small"]) == 2
     assert "Unknown upernet backbone 'vit_small'" in capsys.readouterr().err
     assert not (tmp_path / "run" / "model").exists()
