@@ -139,8 +139,8 @@ def load(source, *, pretrained=True, task=None, architecture=None, weights_path=
     else:
         raise FileNotFoundError(f"No model folder at {text}.")
     _check_wanted(text, model.task, task, "task")
-    if architecture is not None and hasattr(model, "get_config"):  # a .tflite has no family
-        _check_wanted(text, family_of(model), architecture, "architecture")
+    if architecture is not None:  # a TFLiteModel names the family it was exported from
+        _check_wanted(text, getattr(model, "family", None) or family_of(model), architecture, "architecture")
     return model
 
 

@@ -133,3 +133,9 @@ def test_a_dpt_exports_its_linear_layers_and_convs_as_bconvs(tmp_path):
     assert report["twin_max_abs_error"] < 1e-5  # trained as deployable: the twin computes the model
     twin = deployable_model(model)
     np.testing.assert_allclose(twin.predict(images, verbose=0), model.predict(images, verbose=0), rtol=1e-5, atol=1e-5)
+    # the sidecar names the family, so the loader can refuse the flatbuffer for the other one
+    import bidense_keras as bk
+
+    assert bk.load(tmp_path / "dpt.tflite", architecture="dpt").family == "dpt"
+    with pytest.raises(ValueError, match="is a dpt model, not upernet"):
+        bk.load(tmp_path / "dpt.tflite", architecture="upernet")

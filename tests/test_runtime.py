@@ -246,6 +246,9 @@ def test_tflite_model_predicts_files_of_another_size(export, tmp_path):
     sidecar = json.loads(path.with_suffix(".json").read_text())
     assert sidecar["export"]["ops"] == report["ops"] and sidecar["class_names"] == CLASS_NAMES
     assert (model.task, model.num_classes, model.max_depth, model.input_size) == ("segmentation", 5, None, (64, 64))
+    assert model.family == sidecar["family"] == "upernet"
+    older = {key: value for key, value in sidecar.items() if key != "family"}  # written before the DPT family
+    assert TFLiteModel(path, older).family == "upernet"
     images = sample_images(SMALL_MAPS)
     np.testing.assert_allclose(model.predict(images), run_flatbuffer(path, images)[0], atol=1e-5)
     folder = write_image(tmp_path / "images", "room.png", (50, 70))

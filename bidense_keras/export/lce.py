@@ -38,6 +38,7 @@ import numpy as np
 
 from bidense_keras.export.agreement import output_agreement
 from bidense_keras.export.runtime import LCERuntimeError, flatbuffer_error, runtime_python
+from bidense_keras.families import family_of
 from bidense_keras.files import write_bytes_atomic, write_text_atomic
 from bidense_keras.layers import BiDenseConv2D
 from bidense_keras.layers.vit import BinaryDense
@@ -163,7 +164,7 @@ def to_tflite(model, path, input_size=None, sample_images=None, metadata=None):
         ``bconvs_on_maps_smaller_than_kernel`` (fast LCE kernels are exact when 0) and, with samples,
         ``twin_*`` and ``tflite_*`` errors (:func:`output_agreement` keys), or ``tflite_check``
         saying why the flatbuffer was not run. The sidecar holds ``metadata``, ``format``,
-        ``task``, ``architecture`` (the model's arguments, class names and palette included), ``input_size`` and
+        ``task``, ``family``, ``architecture`` (the model's arguments, class names and palette included), ``input_size`` and
         this report as ``export``.
     """
     if input_size is None:
@@ -184,7 +185,8 @@ def to_tflite(model, path, input_size=None, sample_images=None, metadata=None):
         report.update(twin_error(model, twin, sample_images))
         report.update(flatbuffer_check(twin, path, sample_images))
     architecture = {k: v for k, v in model.get_config().items() if k not in ("name", "trainable", "task")}
-    config = {**(metadata or {}), "format": SIDECAR_FORMAT, "task": model.task, "architecture": architecture,
+    config = {**(metadata or {}), "format": SIDECAR_FORMAT, "task": model.task, "family": family_of(model),
+              "architecture": architecture,
               "input_size": list(input_size), "export": report}
     write_text_atomic(sidecar, json.dumps(config, indent=2, default=list) + "\n")
     return report

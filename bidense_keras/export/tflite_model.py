@@ -16,6 +16,7 @@ class TFLiteModel:
 
     Attributes:
         task: ``"segmentation"`` or ``"depth"``.
+        family: the exported model's family, ``"upernet"`` or ``"dpt"``.
         num_classes, max_depth: as the exported model's (the other one is None).
         class_names, palette: the segmentation model's class names and colours, if known.
         input_size: ``(height, width)`` the flatbuffer takes.
@@ -28,6 +29,7 @@ class TFLiteModel:
         self.path = Path(path)
         self.config = config
         self.task = config["task"]
+        self.family = config.get("family", "upernet")  # sidecars written before the DPT family name none
         self.num_classes = config["architecture"].get("num_classes")
         self.max_depth = config["architecture"].get("max_depth")
         # Sidecars before the model config held class names kept them beside it.
