@@ -10,6 +10,7 @@ import tensorflow as tf
 from bidense_keras.train import (
     ConfusionMatrix,
     DepthAbsRel,
+    DepthDelta1,
     DepthMetrics,
     MeanIoU,
     PixelAccuracy,
@@ -251,6 +252,17 @@ def test_depth_abs_rel_pools_pixels_like_numpy():
     assert float(metric.result()) == 0.0
 
 
+def test_depth_delta1_pools_pixels_like_numpy():
+    gt_b = np.array([[2.0, 2.0], [2.0, 20.0]])  # 20 >= max_depth is invalid
+    pred_b = np.array([[3.0, 2.4], [1.5, 2.0]])  # ratios 1.5, 1.2, 1.33: one of three within 1.25
+    metric = DepthDelta1(min_depth=1e-3, max_depth=10.0)
+    metric.update_state(GT_DEPTH[None, ..., None], PRED_DEPTH[None, ..., None])
+    metric.update_state(gt_b[None, ..., None], pred_b[None, ..., None])
+    pooled = depth_errors(np.concatenate([GT_DEPTH, gt_b], 1), np.concatenate([PRED_DEPTH, pred_b], 1))
+    assert float(metric.result()) == pytest.approx(pooled["d1"], rel=1e-6)
+    assert 0 < float(metric.result()) < 1 and metric.name == "d1"
+
+
 # ----------------------------------------------------------------------------- serialization
 
 
@@ -262,6 +274,7 @@ def test_depth_abs_rel_pools_pixels_like_numpy():
         PixelAccuracy(ignore_index=0),
         MeanIoU(num_classes=7, ignore_index=0),
         DepthAbsRel(min_depth=0.5, max_depth=80.0),
+        DepthDelta1(min_depth=0.5, max_depth=80.0),
     ],
     ids=lambda obj: type(obj).__name__,
 )
@@ -283,7 +296,7 @@ def test_compiled_fit_smoke():
     depths[:, 0] = 0.0
     cases = [
         (3, None, SegmentationCrossEntropy(class_weights=[1.0, 1.0, 0.0]), [PixelAccuracy(), MeanIoU(3)], labels),
-        (1, "softplus", SILogLoss(), [DepthAbsRel()], depths),
+        (1, "softplus", SILogLoss(), [DepthAbsRel(), DepthDelta1()], depths),
     ]
     for channels, activation, loss, metrics, targets in cases:
         model = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Conv2D(channels, 1, activation=activation)])

@@ -229,14 +229,19 @@ def test_train_from_a_preset_with_init(tmp_path):
                      "--output", str(run), "--init", preset, "--features", "32"]) == 2
 
 
-def test_a_log_without_epoch_times_is_moved_aside_not_appended_to(tmp_path):
-    from bidense_keras.train import recipe
+def test_the_epoch_log_widens_for_new_columns_and_keeps_earlier_rows(tmp_path):
+    import csv
 
-    old = "epoch,loss,val_loss\n0,2.0,NA\n"
-    (tmp_path / "log.csv").write_text(old)
-    recipe.training_callbacks(tmp_path)
-    assert (tmp_path / "log.previous.csv").read_text() == old and not (tmp_path / "log.csv").exists()
-    current = "epoch,epoch_seconds,loss\n0,10.0,2.0\n"
-    (tmp_path / "log.csv").write_text(current)
-    recipe.training_callbacks(tmp_path)  # a log with epoch times is kept for the resumed run to append to
-    assert (tmp_path / "log.csv").read_text() == current
+    import numpy as np
+    from bidense_keras.train.recipe import EpochLog
+
+    (tmp_path / "log.csv").write_text("epoch,epoch_seconds,loss\n0,10.0,2.0\n")  # a run before validation was on
+    log = EpochLog(tmp_path / "log.csv")
+    log.on_epoch_end(1, {"loss": 1.5, "epoch_seconds": 9.0, "val_loss": np.float32(1.75)})
+    log.on_epoch_end(2, {"loss": 1.25, "epoch_seconds": 8.0, "val_loss": 1.5})
+    with open(tmp_path / "log.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert rows == [{"epoch": "0", "epoch_seconds": "10.0", "loss": "2.0", "val_loss": "NA"},
+                    {"epoch": "1", "epoch_seconds": "9.0", "loss": "1.5", "val_loss": "1.75"},
+                    {"epoch": "2", "epoch_seconds": "8.0", "loss": "1.25", "val_loss": "1.5"}]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.csv"]  # no temporary file left

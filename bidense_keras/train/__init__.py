@@ -4,6 +4,7 @@ from bidense_keras.train.losses import SegmentationCrossEntropy, SILogLoss
 from bidense_keras.train.metrics import (
     ConfusionMatrix,
     DepthAbsRel,
+    DepthDelta1,
     DepthMetrics,
     MeanIoU,
     PixelAccuracy,

@@ -271,13 +271,16 @@ class DepthAbsRel(keras.metrics.Metric):
         self.error_sum = self.add_variable(shape=(), initializer="zeros", dtype="float64", name="error_sum")
         self.count = self.add_variable(shape=(), initializer="zeros", dtype="float64", name="count")
 
+    def pixel_values(self, gt, pred):
+        """The per-pixel quantity averaged, from float64 ``gt`` (1 where invalid) and clipped ``pred``."""
+        return ops.abs(pred - gt) / gt
+
     def update_state(self, y_true, y_pred, sample_weight=None):
         gt = ops.cast(y_true, "float64")
         pred = ops.clip(ops.cast(y_pred, "float64"), self.min_depth, self.max_depth)
         valid = ops.logical_and(ops.greater(gt, self.min_depth), ops.less(gt, self.max_depth))
         weights = _pixel_weights(valid, sample_weight)
-        relative = ops.abs(pred - gt) / ops.where(valid, gt, 1.0)
-        self.error_sum.assign_add(ops.sum(weights * relative))
+        self.error_sum.assign_add(ops.sum(weights * self.pixel_values(ops.where(valid, gt, 1.0), pred)))
         self.count.assign_add(ops.sum(weights))
 
     def result(self):
@@ -285,3 +288,18 @@ class DepthAbsRel(keras.metrics.Metric):
 
     def get_config(self):
         return {**super().get_config(), "min_depth": self.min_depth, "max_depth": self.max_depth}
+
+
+@keras.saving.register_keras_serializable(package="bidense_keras")
+class DepthDelta1(DepthAbsRel):
+    """Running δ1: the fraction of valid pixels with ``max(pred / gt, gt / pred) < 1.25``, pooled over pixels.
+
+    Valid pixels and clipping as :class:`DepthAbsRel`; ``y_true``, ``y_pred`` float (B, H, W, 1) metres.
+    """
+
+    def __init__(self, min_depth=1e-3, max_depth=10.0, name="d1", **kwargs):
+        super().__init__(min_depth=min_depth, max_depth=max_depth, name=name, **kwargs)
+
+    def pixel_values(self, gt, pred):
+        """1 where the prediction is within a factor 1.25 of ``gt``, else 0."""
+        return ops.cast(ops.less(ops.maximum(pred / gt, gt / pred), 1.25), "float64")

@@ -5,6 +5,7 @@ optimizer and callbacks of each task, and runs evaluation over a dataset.
 """
 
 import csv
+import io
 import time
 from pathlib import Path
 
@@ -13,11 +14,12 @@ import numpy as np
 from tqdm import tqdm
 
 from bidense_keras import compat
-from bidense_keras.files import atomic_path
+from bidense_keras.files import atomic_path, write_text_atomic
 from bidense_keras.train.losses import SegmentationCrossEntropy, SILogLoss
 from bidense_keras.train.metrics import (
     ConfusionMatrix,
     DepthAbsRel,
+    DepthDelta1,
     DepthMetrics,
     MeanIoU,
     PixelAccuracy,
@@ -47,7 +49,7 @@ def compile_for_training(model, total_steps, lr, weight_decay=1e-2, accumulate=1
         metrics = [PixelAccuracy(), MeanIoU(model.num_classes)]
     else:
         loss = SILogLoss()
-        metrics = [DepthAbsRel(max_depth=model.max_depth)]
+        metrics = [DepthAbsRel(max_depth=model.max_depth), DepthDelta1(max_depth=model.max_depth)]
     schedule = OneCycle(lr, total_steps // accumulate, steps_per_update=accumulate)
     optimizer = keras.optimizers.AdamW(
         schedule, weight_decay=weight_decay,
@@ -85,29 +87,54 @@ class LastWeights(keras.callbacks.Callback):
             self.model.save_weights(partial)
 
 
-def training_callbacks(output_dir):
-    """Resume (an atomic, double BackupAndRestore), last weights after each epoch, and an appended CSV log
-    with epoch times. A kill at any point leaves a backup that resumes.
+class EpochLog(keras.callbacks.Callback):
+    """Adds each epoch's logs as a row of the CSV file at ``path``, which an earlier run may have started.
 
-    A ``log.csv`` without the ``epoch_seconds`` column (written before epoch times were logged) is
-    moved to ``log.previous.csv``: rows appended under its header would land in the wrong columns.
+    When the logs have a column the file lacks (a metric added since, validation turned on for the
+    rest of a resumed run), the file is widened and its earlier rows read ``NA`` there, so no value
+    lands under another column's header. The file is replaced whole, never left with half a row.
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = Path(path)
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Writes the file again with ``{"epoch": epoch, **logs}`` as its last row."""
+        rows, columns = [], ["epoch"]
+        if self.path.is_file():
+            with open(self.path, newline="") as file:
+                reader = csv.DictReader(file)
+                rows, columns = list(reader), list(reader.fieldnames or columns)
+        row = {"epoch": epoch, **{name: _cell(value) for name, value in (logs or {}).items()}}
+        columns += sorted(set(row) - set(columns))
+        text = io.StringIO()
+        writer = csv.DictWriter(text, columns, restval="NA", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows([*rows, row])
+        write_text_atomic(self.path, text.getvalue())
+
+
+def _cell(value):
+    """A log value as CSV text: a number's repr, else its text."""
+    try:
+        return repr(float(value))
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def training_callbacks(output_dir):
+    """Resume (an atomic, double BackupAndRestore), last weights after each epoch, and a CSV log with
+    epoch times (:class:`EpochLog`). A kill at any point leaves a backup that resumes.
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    log = output_dir / LOG_FILE
-    if log.is_file() and "epoch_seconds" not in _header(log):
-        log.replace(output_dir / "log.previous.csv")
     return [
         compat.AtomicBackupAndRestore(str(output_dir / "backup")),
         LastWeights(output_dir / "last.weights.h5"),
-        EpochTimer(),  # before the logger: it writes the logs this callback completes
-        keras.callbacks.CSVLogger(str(output_dir / LOG_FILE), append=True),
+        EpochTimer(),  # before the log: it writes the logs that callback completes
+        EpochLog(output_dir / LOG_FILE),
     ]
-
-
-def _header(log):
-    with open(log, newline="") as file:
-        return next(csv.reader(file), [])
 
 
 def training_seconds(output_dir, epochs):
