@@ -25,13 +25,20 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 VARIANTS = ("fp32", "bidense", "bnn", "dab", "cfb", "bidense_deployable")
 TINY = {"dims": (32, 64, 128, 256), "depths": (1, 1, 1, 1), "features": 64}
+UPERNET_BACKBONES = ("convnext_tiny", "convnext_small", "convnext_base", "demo")  # tests check presets has them
 
 
 def _build(args, binarization):
     import bidense_keras as bk
+    from bidense_keras.presets import BACKBONES
 
-    architecture = TINY if args.tiny else {"backbone": args.backbone}
+    architecture = TINY if args.tiny else BACKBONES[args.backbone][1]
     return bk.segmentation(binarization=binarization, num_classes=151, **architecture)
+
+
+def train_size(sizes):
+    """``(height, width)`` of ``--train-size H [W]`` (one number: a square)."""
+    return sizes[0], sizes[-1]
 
 
 def measure_variant(args, binarization):
@@ -45,15 +52,16 @@ def measure_variant(args, binarization):
     keras.utils.set_random_seed(0)
     model = _build(args, binarization)
     result = {"binarization": binarization, "environment": describe(), "inference": {}}
-    size = args.train_size
-    images = np.random.default_rng(1).uniform(0, 255, (args.batch, size, size, 3)).astype("float32")
-    labels = np.random.default_rng(2).integers(0, 151, (args.batch, size, size))
+    height, width = train_size(args.train_size)
+    images = np.random.default_rng(1).uniform(0, 255, (args.batch, height, width, 3)).astype("float32")
+    labels = np.random.default_rng(2).integers(0, 151, (args.batch, height, width))
     model.compile(
         optimizer=keras.optimizers.AdamW(1e-4),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         jit_compile=True if args.jit else "auto",  # auto: XLA on JAX and on a TF GPU, eager torch
     )
     result["train_step"] = time_runs(lambda: model.train_on_batch(images, labels), args.warmup, args.repeats)
+    result["jit_compile"] = bool(model.jit_compile)  # "auto" as the backend resolved it
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before inference runs
     result["peak_accelerator_mb"] = peak_accelerator_memory_mb()
     for size in args.sizes:
@@ -89,13 +97,13 @@ def markdown_table(report):
     """The README table of a report: median seconds per variant and each variant's ratio to fp32."""
     variants = {r["binarization"]: r for r in report["results"]}
     others = [name for name in variants if name != "fp32"]
-    size, batch = report["config"]["train_size"], report["config"]["batch"]
+    (height, width), batch = train_size(report["config"]["train_size"]), report["config"]["batch"]
     lines = [
         "| measurement | fp32 (s) | " + " | ".join(f"{name} (s) | {name}/fp32" for name in others) + " |",
         "| --- | --- | " + " | ".join("--- | ---" for _ in others) + " |",
     ]
     for measurement in _measurements(report):
-        label = (f"train step {batch}×{size}×{size}" if measurement == "train_step"
+        label = (f"train step {batch}×{height}×{width}" if measurement == "train_step"
                  else f"inference 1×{measurement}×{measurement}")
         reference = _median(variants["fp32"], measurement)
         cells = [f"{_median(variants[name], measurement):.3f} | {_median(variants[name], measurement) / reference:.2f}"
@@ -118,10 +126,11 @@ def ratios(report, variant="bidense"):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--backbone", default="convnext_tiny")
+    parser.add_argument("--backbone", default="convnext_tiny", choices=UPERNET_BACKBONES,
+                        help="a UperNet row of presets.BACKBONES (demo: the demo models' architecture)")
     parser.add_argument("--tiny", action="store_true", help="a small model (for the CI regression guard)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[480, 256])
-    parser.add_argument("--train-size", type=int, default=256)
+    parser.add_argument("--train-size", type=int, nargs="+", default=[256], metavar="H [W]")
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)

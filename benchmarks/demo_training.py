@@ -162,10 +162,11 @@ def schedule_name(schedule):
 def publish(schedule, work_dir, finished, only=None):
     """Copies each finished run of ``schedule`` (of ``only``, default all) that has a preset into ``weights/<preset>/``.
 
-    The card, the quick check and the registry entry are rewritten. Runs known only from the committed
-    report (no run folder) keep their published weights; their metadata, card and registry entry are
-    refreshed. A folder is replaced as a whole, never half-copied. A folder published packed stays
-    packed: it is packed again and its card's metrics are measured again (packing changes them).
+    The card and the registry entry are rewritten, and new weights get a new quick check. Runs known
+    only from the committed report (no run folder) keep their published weights; their metadata, card
+    and registry entry are refreshed. A folder is replaced as a whole, never half-copied. A folder
+    published packed stays packed: new weights are packed before they replace it, and its card's
+    metrics are measured again (packing changes them); without new weights its measured metrics stay.
     """
     import shutil
 
@@ -182,6 +183,8 @@ def publish(schedule, work_dir, finished, only=None):
         if copied:
             with atomic_folder(target) as partial:
                 shutil.copytree(trained, partial, dirs_exist_ok=True)
+                if packed:
+                    pack_folder(partial)
         task, binarization = run.split("_", 1)
         metadata_path = target / METADATA_FILE
         metadata = json.loads(metadata_path.read_text())
@@ -189,15 +192,15 @@ def publish(schedule, work_dir, finished, only=None):
             description=f"Demo {task} model (binarization `{binarization}`) trained on procedural synthetic "
             f"rooms by bidense_keras: a small {FAMILY_WORDS[schedule.family]} that shows the pipeline end to end.",
             recipe=recipe_line(schedule),
-            metrics={k: v for k, v in finished[run].items() if isinstance(v, (int, float))},
             limits="Trained only on synthetic scenes (9 classes, depth 0.3-10 m): it does not transfer to "
             "real photographs. For real data, train on ADE20K/NYUv2 or convert an official checkpoint.",
         )
+        if copied or not packed:  # a packed folder's metrics were measured after packing
+            metadata["metrics"] = {k: v for k, v in finished[run].items() if isinstance(v, (int, float))}
         metadata_path.write_text(json.dumps(metadata, indent=2) + "\n")
-        if packed:
-            pack_folder(target)
-            record_held_out_metrics(target, Path(work_dir) / "publish_check")
-        if packed or copied:
+        if copied:
+            if packed:
+                record_held_out_metrics(target, Path(work_dir) / "publish_check")
             record_quick_check(target, Path(work_dir) / "publish_check")
         write_model_card(target)
         update_registry(target)

@@ -18,22 +18,29 @@ from pathlib import Path
 
 from demo_training import RESULTS, ROOT, SCHEDULES
 
+from bidense_keras.files import atomic_path, write_text_atomic
+
 # The metric plotted per task: (log column, axis label).
 PLOTTED = {"segmentation": ("mean_iou", "mIoU"), "depth": ("abs_rel", "AbsRel")}
 
 
 def read_log(path):
-    """``{column: [value per epoch]}`` of a ``log.csv``; the last row of a re-trained epoch counts, NA is None."""
+    """``{"epoch": [1, 2, ...], column: [value per epoch]}`` of a ``log.csv`` (which counts epochs from 0).
+
+    The last row of a re-trained epoch counts; NA and NaN are None; a column without any value is left out.
+    """
     with open(path, newline="") as file:
         rows = {int(row["epoch"]): row for row in csv.DictReader(file)}
     epochs = sorted(rows)
-    columns = [column for column in rows[epochs[0]] if column != "epoch"] if epochs else []
+    columns = {column: [_number(rows[epoch].get(column)) for epoch in epochs]
+               for column in dict.fromkeys(name for row in rows.values() for name in row) if column != "epoch"}
     return {"epoch": [epoch + 1 for epoch in epochs],
-            **{column: [_number(rows[epoch].get(column)) for epoch in epochs] for column in columns}}
+            **{column: values for column, values in columns.items() if any(v is not None for v in values)}}
 
 
 def _number(text):
-    return None if text in (None, "", "NA") else float(text)
+    value = None if text in (None, "", "NA") else float(text)
+    return None if value is None or math.isnan(value) else value
 
 
 def _plottable(values):
@@ -41,10 +48,11 @@ def _plottable(values):
 
 
 def schedule_curves(schedule, work_dir):
-    """``{run name: read_log(...)}`` of the runs of ``schedule`` that have a log in ``work_dir``."""
+    """``{run name: read_log(...)}`` of the runs of ``schedule`` whose log in ``work_dir`` has an epoch."""
     logs = {f"{task}_{binarization}": Path(work_dir) / "runs" / f"{task}_{binarization}" / "log.csv"
             for task, binarization in schedule.runs}
-    return {run: read_log(path) for run, path in logs.items() if path.is_file()}
+    curves = {run: read_log(path) for run, path in logs.items() if path.is_file()}
+    return {run: log for run, log in curves.items() if log["epoch"]}
 
 
 def plot(curves, path):
@@ -53,24 +61,26 @@ def plot(curves, path):
 
     matplotlib.use("Agg")
     from matplotlib import pyplot
+    from matplotlib.ticker import MaxNLocator
 
     tasks = [task for task in PLOTTED if any(run.startswith(task) for run in curves)]
     figure, axes = pyplot.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
     for axis, task in zip(axes[0], tasks):
         column, label = PLOTTED[task]
-        for run, log in curves.items():
-            if not run.startswith(task):
-                continue
+        runs = [(run, log) for run, log in curves.items() if run.startswith(task)]
+        for index, (run, log) in enumerate(runs):
             binarization = run.split("_", 1)[1]
-            line, = axis.plot(log["epoch"], _plottable(log[column]), "--", label=f"{binarization} train")
-            if f"val_{column}" in log:
-                axis.plot(log["epoch"], _plottable(log[f"val_{column}"]), "o-", color=line.get_color(),
-                          label=f"{binarization} held-out")
+            for key, style, kind in ((column, "--", "train"), (f"val_{column}", "o-", "held-out")):
+                if key in log:
+                    axis.plot(log["epoch"], _plottable(log[key]), style, color=f"C{index}",
+                              label=f"{binarization} {kind}")
         axis.set(title=task, xlabel="epoch", ylabel=label)
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
         axis.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    with atomic_path(path) as partial:
+        figure.savefig(partial, dpi=100, format="png")
     pyplot.close(figure)
 
 
@@ -87,7 +97,7 @@ def main(argv=None):
         return 1
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = RESULTS / f"{schedule.report}_curves"
-    stem.with_suffix(".json").write_text(json.dumps(
+    write_text_atomic(stem.with_suffix(".json"), json.dumps(
         {"command": f"python benchmarks/learning_curves.py --schedule {args.schedule}", "runs": curves}, indent=2) + "\n")
     plot(curves, stem.with_suffix(".png"))
     print(f"wrote {stem}.json and {stem}.png ({', '.join(curves)})")

@@ -71,9 +71,23 @@ def test_publish_keeps_a_packed_preset_packed_and_measures_it_again(demo_trainin
     demo_training.publish(demo_training.SCHEDULES["dpt"], work, finished, only=["depth_bidense"])
 
     assert (published / "model.weights.h5").read_bytes() == b"new bidense weights"
-    assert measurements == [(name, published.name) for name in
-                            ("pack_folder", "record_held_out_metrics", "record_quick_check")]
+    (pack, packed_folder), *measured = measurements
+    assert pack == "pack_folder" and packed_folder != published.name  # packed before it replaced the folder
+    assert measured == [("record_held_out_metrics", published.name), ("record_quick_check", published.name)]
     assert not (published.parent / "bidense_dpt_demo_rooms_seg").exists()  # not in `only`
+
+
+def test_publish_without_new_weights_keeps_a_packed_presets_measured_metrics(demo_training, tmp_path, measurements):
+    published = tmp_path / "repo" / "weights" / "bidense_dpt_demo_rooms_seg"
+    _model_folder(published, "bidense", b"published bidense weights")
+    (published / "model.bits.npz").write_bytes(b"published bits")
+    metadata = json.loads((published / "metadata.json").read_text())
+    (published / "metadata.json").write_text(json.dumps({**metadata, "metrics": {"mIoU": 0.318}}))
+    demo_training.publish(demo_training.SCHEDULES["dpt"], tmp_path / "work", {"segmentation_bidense": {"mIoU": 0.3}})
+
+    assert json.loads((published / "metadata.json").read_text())["metrics"] == {"mIoU": 0.318}  # after packing
+    assert (published / "model.bits.npz").read_bytes() == b"published bits" and measurements == []
+    assert "binary-ViT DPT" in (published / "README.md").read_text()
 
 
 def test_markdown_table_marks_missing_runs(demo_training):

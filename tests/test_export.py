@@ -136,6 +136,9 @@ def test_a_dpt_exports_its_linear_layers_and_convs_as_bconvs(tmp_path):
     # the sidecar names the family, so the loader can refuse the flatbuffer for the other one
     import bidense_keras as bk
 
-    assert bk.load(tmp_path / "dpt.tflite", architecture="dpt").family == "dpt"
+    flatbuffer = bk.load(tmp_path / "dpt.tflite", architecture="dpt")
+    assert flatbuffer.family == flatbuffer.config["family"] == "dpt"
+    older = {key: value for key, value in flatbuffer.config.items() if key != "family"}  # sidecars before families
+    assert type(flatbuffer)(flatbuffer.path, older).family == "dpt"
     with pytest.raises(ValueError, match="is a dpt model, not upernet"):
         bk.load(tmp_path / "dpt.tflite", architecture="upernet")

@@ -26,7 +26,8 @@ def test_curves_per_run_with_held_out_values_where_measured(learning_curves, tmp
     work = tmp_path / "work"
     _log(work, "segmentation_bidense", "epoch,epoch_seconds,loss,mean_iou,val_mean_iou\n"
          "0,10.0,1.1,0.19,NA\n1,9.0,0.8,0.25,NA\n1,9.5,0.79,0.26,0.3\n2,9.0,0.7,0.31,0.36\n")  # epoch 1 re-trained
-    _log(work, "depth_fp32", "epoch,abs_rel,epoch_seconds,loss,val_abs_rel\n0,0.5,5.0,4.8,0.45\n")
+    _log(work, "depth_fp32", "epoch,abs_rel,epoch_seconds,loss,val_abs_rel,val_d1\n0,0.5,5.0,4.8,0.45,NA\n1,nan,5.0,nan,NA,NA\n")
+    _log(work, "depth_bidense", "epoch,loss\n")  # started, no epoch finished yet
     assert learning_curves.main(["--schedule", "converged", "--work-dir", str(work)]) == 0
 
     report = json.loads((tmp_path / "results" / "demo_training_converged_curves.json").read_text())
@@ -34,6 +35,8 @@ def test_curves_per_run_with_held_out_values_where_measured(learning_curves, tmp
     assert seg["epoch"] == [1, 2, 3] and seg["mean_iou"] == [0.19, 0.26, 0.31]
     assert seg["val_mean_iou"] == [None, 0.3, 0.36]
     assert sorted(report["runs"]) == ["depth_fp32", "segmentation_bidense"]
+    assert report["runs"]["depth_fp32"]["loss"] == [4.8, None]  # a diverged epoch is null, not NaN
+    assert "val_d1" not in report["runs"]["depth_fp32"]  # never measured
     png = (tmp_path / "results" / "demo_training_converged_curves.png").read_bytes()
     assert png.startswith(b"\x89PNG")
 

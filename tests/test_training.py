@@ -235,13 +235,15 @@ def test_the_epoch_log_widens_for_new_columns_and_keeps_earlier_rows(tmp_path):
     import numpy as np
     from bidense_keras.train.recipe import EpochLog
 
-    (tmp_path / "log.csv").write_text("epoch,epoch_seconds,loss\n0,10.0,2.0\n")  # a run before validation was on
+    # a run before validation was on, and a row a former logger appended with more values than the header
+    (tmp_path / "log.csv").write_text("epoch,epoch_seconds,loss\n0,10.0,2.0\n0,11.0,2.1,0.5\n")
     log = EpochLog(tmp_path / "log.csv")
     log.on_epoch_end(1, {"loss": 1.5, "epoch_seconds": 9.0, "val_loss": np.float32(1.75)})
     log.on_epoch_end(2, {"loss": 1.25, "epoch_seconds": 8.0, "val_loss": 1.5})
     with open(tmp_path / "log.csv", newline="") as file:
         rows = list(csv.DictReader(file))
     assert rows == [{"epoch": "0", "epoch_seconds": "10.0", "loss": "2.0", "val_loss": "NA"},
+                    {"epoch": "0", "epoch_seconds": "11.0", "loss": "2.1", "val_loss": "NA"},
                     {"epoch": "1", "epoch_seconds": "9.0", "loss": "1.5", "val_loss": "1.75"},
                     {"epoch": "2", "epoch_seconds": "8.0", "loss": "1.25", "val_loss": "1.5"}]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["log.csv"]  # no temporary file left

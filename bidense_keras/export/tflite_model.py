@@ -29,7 +29,8 @@ class TFLiteModel:
         self.path = Path(path)
         self.config = config
         self.task = config["task"]
-        self.family = config.get("family", "upernet")  # sidecars written before the DPT family name none
+        # Sidecars written before they named the family: only a DPT's arguments have an embed_dim.
+        self.family = config.get("family") or ("dpt" if "embed_dim" in config["architecture"] else "upernet")
         self.num_classes = config["architecture"].get("num_classes")
         self.max_depth = config["architecture"].get("max_depth")
         # Sidecars before the model config held class names kept them beside it.

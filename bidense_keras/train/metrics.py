@@ -256,46 +256,55 @@ class DepthMetrics:
         return {name: total / self.count for name, total in self._sums.items()}
 
 
-@keras.saving.register_keras_serializable(package="bidense_keras")
-class DepthAbsRel(keras.metrics.Metric):
-    """Running absolute relative error ``mean(|pred - gt| / gt)`` pooled over valid pixels.
+class PooledDepthMetric(keras.metrics.Metric):
+    """Running mean of a per-pixel depth quantity over the valid pixels of every batch seen.
 
     Valid: gt in (min_depth, max_depth); pred is clipped to that range as in evaluation.
-    ``y_true``, ``y_pred`` float (B, H, W, 1) metres.
+    ``y_true``, ``y_pred`` float (B, H, W, 1) metres. Pooled over pixels (a training-time log);
+    :class:`DepthMetrics` averages per image, as the evaluation reports.
     """
 
-    def __init__(self, min_depth=1e-3, max_depth=10.0, name="abs_rel", **kwargs):
-        super().__init__(name=name, **kwargs)
+    def __init__(self, min_depth=1e-3, max_depth=10.0, **kwargs):
+        super().__init__(**kwargs)
         self.min_depth = float(min_depth)
         self.max_depth = float(max_depth)
-        self.error_sum = self.add_variable(shape=(), initializer="zeros", dtype="float64", name="error_sum")
+        self.total = self.add_variable(shape=(), initializer="zeros", dtype="float64", name="total")
         self.count = self.add_variable(shape=(), initializer="zeros", dtype="float64", name="count")
 
     def pixel_values(self, gt, pred):
-        """The per-pixel quantity averaged, from float64 ``gt`` (1 where invalid) and clipped ``pred``."""
-        return ops.abs(pred - gt) / gt
+        """The per-pixel quantity, from float64 ``gt`` (1 where invalid) and clipped ``pred``."""
+        raise NotImplementedError
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         gt = ops.cast(y_true, "float64")
         pred = ops.clip(ops.cast(y_pred, "float64"), self.min_depth, self.max_depth)
         valid = ops.logical_and(ops.greater(gt, self.min_depth), ops.less(gt, self.max_depth))
         weights = _pixel_weights(valid, sample_weight)
-        self.error_sum.assign_add(ops.sum(weights * self.pixel_values(ops.where(valid, gt, 1.0), pred)))
+        self.total.assign_add(ops.sum(weights * self.pixel_values(ops.where(valid, gt, 1.0), pred)))
         self.count.assign_add(ops.sum(weights))
 
     def result(self):
-        return ops.cast(ops.divide_no_nan(self.error_sum, self.count), self.dtype)
+        return ops.cast(ops.divide_no_nan(self.total, self.count), self.dtype)
 
     def get_config(self):
         return {**super().get_config(), "min_depth": self.min_depth, "max_depth": self.max_depth}
 
 
 @keras.saving.register_keras_serializable(package="bidense_keras")
-class DepthDelta1(DepthAbsRel):
-    """Running δ1: the fraction of valid pixels with ``max(pred / gt, gt / pred) < 1.25``, pooled over pixels.
+class DepthAbsRel(PooledDepthMetric):
+    """Running absolute relative error ``mean(|pred - gt| / gt)`` pooled over valid pixels (see the base)."""
 
-    Valid pixels and clipping as :class:`DepthAbsRel`; ``y_true``, ``y_pred`` float (B, H, W, 1) metres.
-    """
+    def __init__(self, min_depth=1e-3, max_depth=10.0, name="abs_rel", **kwargs):
+        super().__init__(min_depth=min_depth, max_depth=max_depth, name=name, **kwargs)
+
+    def pixel_values(self, gt, pred):
+        """``|pred - gt| / gt``."""
+        return ops.abs(pred - gt) / gt
+
+
+@keras.saving.register_keras_serializable(package="bidense_keras")
+class DepthDelta1(PooledDepthMetric):
+    """Running δ1: the fraction of valid pixels with ``max(pred / gt, gt / pred) < 1.25`` (see the base)."""
 
     def __init__(self, min_depth=1e-3, max_depth=10.0, name="d1", **kwargs):
         super().__init__(min_depth=min_depth, max_depth=max_depth, name=name, **kwargs)

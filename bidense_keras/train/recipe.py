@@ -104,8 +104,9 @@ class EpochLog(keras.callbacks.Callback):
         rows, columns = [], ["epoch"]
         if self.path.is_file():
             with open(self.path, newline="") as file:
-                reader = csv.DictReader(file)
-                rows, columns = list(reader), list(reader.fieldnames or columns)
+                reader = csv.DictReader(file)  # a row longer than the header keeps its extra values under None
+                rows = [{name: value for name, value in row.items() if name is not None} for row in reader]
+                columns = list(reader.fieldnames or columns)
         row = {"epoch": epoch, **{name: _cell(value) for name, value in (logs or {}).items()}}
         columns += sorted(set(row) - set(columns))
         text = io.StringIO()
@@ -132,7 +133,7 @@ def training_callbacks(output_dir):
     return [
         compat.AtomicBackupAndRestore(str(output_dir / "backup")),
         LastWeights(output_dir / "last.weights.h5"),
-        EpochTimer(),  # before the log: it writes the logs that callback completes
+        EpochTimer(),  # before the log: it adds epoch_seconds to the logs EpochLog writes
         EpochLog(output_dir / LOG_FILE),
     ]
 
