@@ -8,6 +8,7 @@ per backend here; tests and tools use it to compare gradients across backends.
 
 import importlib
 import os
+import platform
 
 BACKENDS = ("tensorflow", "jax", "torch")
 
@@ -87,6 +88,16 @@ def describe():
         "backend_version": getattr(module, "__version__", "unknown"),
         "devices": devices(),
     }
+
+
+def machine():
+    """Where this process trains, in words, for model cards, e.g. ``"2 CPU cores (x86_64); tensorflow 2.21.0,
+    Keras 3.15.1"`` or ``"gpu:0; jax 0.6.2, Keras 3.15.1"`` (its accelerators, else its usable CPU cores)."""
+    info = describe()
+    accelerators = [device for device in info["devices"] if not device.startswith("cpu")]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    where = ", ".join(accelerators) or f"{cores} CPU cores ({platform.machine()})"
+    return f"{where}; {info['backend']} {info['backend_version']}, Keras {info['keras']}"
 
 
 def vjp(function, inputs, cotangent=None, variables=()):

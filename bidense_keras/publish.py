@@ -115,6 +115,12 @@ def _architecture_line(family, arguments):
     return f"ConvNeXt dims {list(arguments['dims'])}, depths {list(arguments['depths'])}"
 
 
+def _training_line(seconds, machine):
+    """How long training took and on what, e.g. ``"59 min (wall clock) on 2 CPU cores (x86_64); ..."``."""
+    duration = f"{seconds / 60:,.0f} min (wall clock)" if seconds else "time not recorded"
+    return f"{duration} on {machine}"
+
+
 def model_card(folder, repo_id=None):
     """The :class:`huggingface_hub.ModelCard` of a model folder, from its config and metadata.
 
@@ -150,7 +156,9 @@ def model_card(folder, repo_id=None):
         "## Data and recipe",
         f"- dataset: {dataset}",
         *([f"- fine-tuned from: {metadata['base_model']}"] if metadata.get("base_model") else []),
-        f"- recipe: {metadata.get('recipe', 'see the bidense_keras README')}", "",
+        f"- recipe: {metadata.get('recipe', 'see the bidense_keras README')}",
+        *([f"- training: {_training_line(metrics.get('train_seconds'), metadata['trained_on'])}"]
+          if metadata.get("trained_on") else []), "",
         "## Metrics (held-out split)", _metrics_table(metrics), "",
         *([f"Quick check (re-measured by the tests): {_quick_check_line(metadata['quick_check'])}.", ""]
           if metadata.get("quick_check") else []),

@@ -20,6 +20,10 @@ def test_running_backend_and_its_devices_are_described(capsys):
     assert cli.main(["info"]) == 0
     out = capsys.readouterr().out
     assert f"backend {described['backend']}" in out and f"devices: {described['devices'][0]}" in out
+    if described["devices"][0].startswith("cpu"):  # what a model card says trained it
+        cores = len(os.sched_getaffinity(0))
+        assert backends.machine().startswith(f"{cores} CPU cores (")
+    assert backends.machine().endswith(f"; {described['backend']} {described['backend_version']}, Keras {keras.__version__}")
 
 
 @pytest.mark.backends

@@ -40,6 +40,14 @@ def test_model_card_has_metadata_usage_and_metrics(folder):
     assert 'model = bk.load("bidense_upernet_demo_rooms_seg")' in card
     assert "| mIoU | 0.5000 |" in card and "9 classes" in card
     assert "| train_seconds | 1,741.6 |" in card and "| binary_params | 2,490,592 |" in card
+    assert "- training:" not in card  # a folder that does not say where it was trained
+
+
+def test_model_card_says_how_long_and_on_what_the_model_trained(folder):
+    metadata = json.loads((folder / "metadata.json").read_text())
+    (folder / "metadata.json").write_text(json.dumps({**metadata, "trained_on": "2 CPU cores (x86_64); tensorflow 2.21.0"}))
+    card = publish.write_model_card(folder).read_text()
+    assert "- training: 29 min (wall clock) on 2 CPU cores (x86_64); tensorflow 2.21.0" in card
 
 
 def test_a_fine_tune_card_names_its_base_model_and_hub_repository(tmp_path):

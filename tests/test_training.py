@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from bidense_keras import cli
+from bidense_keras import backends, cli
 from bidense_keras.weights import read_metadata
 from tests.held_out import decode_jpeg, held_out_metric
 
@@ -24,6 +24,7 @@ def test_train_then_evaluate(tmp_path, task, metric, capsys):
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["train_seconds"] > 0
     assert read_metadata(run / "model")["dataset"] == "synthetic_rooms"
+    assert read_metadata(run / "model")["trained_on"] == backends.machine()  # the model card's "training" line
     import bidense_keras as bk
 
     # the metric recomputed in numpy from the saved model's predictions and the held-out files

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import keras
 
+from bidense_keras.backends import machine
 from bidense_keras.datasets import catalog, loaders, synthetic_rooms
 from bidense_keras.files import write_text_atomic
 from bidense_keras.loader import load
@@ -85,7 +86,8 @@ def train(task, dataset, data_dir, output_dir, epochs, batch_size, lr, image_siz
     if dataset == "synthetic_rooms":
         synthetic_rooms.prepare_splits(data_dir, task, seed=seed, **synthetic)
     output_dir = Path(output_dir)
-    metadata = {"dataset": dataset, "input_size": list(image_size), **({"base_model": str(init)} if init else {})}
+    metadata = {"dataset": dataset, "input_size": list(image_size), "trained_on": machine(),
+                **({"base_model": str(init)} if init else {})}
     with train_devices.dtype_policy(precision):
         with train_devices.data_parallel(devices, batch_size):
             model = build_model(task, dataset, preset, init, architecture, **model_arguments)  # first: seeded weights
