@@ -10,7 +10,6 @@ after the epoch on the held-out scenes at the training size.
 """
 
 import argparse
-import csv
 import json
 import math
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 from demo_training import RESULTS, ROOT, SCHEDULES
 
 from bidense_keras.files import atomic_path, write_text_atomic
+from bidense_keras.train.recipe import epoch_rows
 
 # The metric plotted per task: (log column, axis label).
 PLOTTED = {"segmentation": ("mean_iou", "mIoU"), "depth": ("abs_rel", "AbsRel")}
@@ -29,8 +29,7 @@ def read_log(path):
 
     The last row of a re-trained epoch counts; NA and NaN are None; a column without any value is left out.
     """
-    with open(path, newline="") as file:
-        rows = {int(row["epoch"]): row for row in csv.DictReader(file)}
+    rows = epoch_rows(path)
     epochs = sorted(rows)
     columns = {column: [_number(rows[epoch].get(column)) for epoch in epochs]
                for column in dict.fromkeys(name for row in rows.values() for name in row) if column != "epoch"}

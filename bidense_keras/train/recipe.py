@@ -138,14 +138,19 @@ def training_callbacks(output_dir):
     ]
 
 
+def epoch_rows(path):
+    """``{epoch: row}`` of a CSV epoch log (rows as text dicts); a re-trained epoch keeps its last row."""
+    with open(path, newline="") as log:
+        return {int(row["epoch"]): row for row in csv.DictReader(log)}
+
+
 def training_seconds(output_dir, epochs):
     """Wall time of epochs ``0..epochs-1`` from the CSV log, counting epochs trained before a resume.
 
     A re-trained epoch counts once (its last row); an epoch interrupted before its end has no row,
     so its partial time is not counted. Raises ``ValueError`` when an epoch has no time.
     """
-    with open(Path(output_dir) / LOG_FILE, newline="") as log:
-        seconds = {int(row["epoch"]): row.get("epoch_seconds") for row in csv.DictReader(log)}
+    seconds = {epoch: row.get("epoch_seconds") for epoch, row in epoch_rows(Path(output_dir) / LOG_FILE).items()}
     missing = [epoch for epoch in range(epochs) if seconds.get(epoch) in (None, "", "NA")]
     if missing:
         raise ValueError(f"{Path(output_dir) / LOG_FILE} has no epoch_seconds for epochs {missing}.")
