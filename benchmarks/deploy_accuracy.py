@@ -22,8 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-PRESETS = ("bidense_upernet_demo_rooms_seg", "bidense_deployable_upernet_demo_rooms_seg",
-           "bidense_upernet_demo_rooms_depth")
+PRESETS = ("bidense_upernet_demo_rooms_seg_5ep", "bidense_deployable_upernet_demo_rooms_seg",
+           "bidense_upernet_demo_rooms_depth_5ep")
 EXPORT_SIZE = (240, 320)  # the held-out scenes' size: the flatbuffer sees them unresized
 METRICS = {"segmentation": ("mIoU", "pixAcc"), "depth": ("d1", "abs_rel", "rmse")}
 NOISE = 1e-3

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reports import write_report  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PRESETS = ("bidense_upernet_demo_rooms_seg", "bidense_upernet_demo_rooms_depth")
+PRESETS = ("bidense_upernet_demo_rooms_seg_5ep", "bidense_upernet_demo_rooms_depth_5ep")
 
 
 def predictions(folder, images, precision):

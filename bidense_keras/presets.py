@@ -26,8 +26,9 @@ BACKBONES = {
                          "out_channels": (24, 48, 96, 192)}),
 }
 
-# The demo models are trained on synthetic_rooms by benchmarks/demo_training.py; the
-# bidense_deployable one exports to LCE without approximation.
+# The demo models are trained on synthetic_rooms by benchmarks/demo_training.py: the plain names by
+# the long ("converged") schedule, the *_5ep ones (and bidense_deployable, which exports to LCE
+# without approximation) by the 5-epoch ablation schedule.
 PRESET_TABLE = (
     # name                                            task            dataset            backbone          binarization
     ("bidense_upernet_convnext_tiny_ade20k",          "segmentation", "ade20k",          "convnext_tiny",  "bidense"),
@@ -60,6 +61,10 @@ PRESET_TABLE = (
     ("bidense_deployable_upernet_demo_rooms_depth",   "depth",        "synthetic_rooms", "demo",           "bidense_deployable"),
     ("fp32_upernet_demo_rooms_seg",                   "segmentation", "synthetic_rooms", "demo",           "fp32"),
     ("fp32_upernet_demo_rooms_depth",                 "depth",        "synthetic_rooms", "demo",           "fp32"),
+    ("bidense_upernet_demo_rooms_seg_5ep",            "segmentation", "synthetic_rooms", "demo",           "bidense"),
+    ("bidense_upernet_demo_rooms_depth_5ep",          "depth",        "synthetic_rooms", "demo",           "bidense"),
+    ("fp32_upernet_demo_rooms_seg_5ep",               "segmentation", "synthetic_rooms", "demo",           "fp32"),
+    ("fp32_upernet_demo_rooms_depth_5ep",             "depth",        "synthetic_rooms", "demo",           "fp32"),
     ("bidense_dpt_vits14_ade20k",                     "segmentation", "ade20k",          "vit_small",      "bidense"),
     ("bidense_dpt_vits14_voc",                        "segmentation", "voc",             "vit_small",      "bidense"),
     ("bidense_dpt_vits14_nyu",                        "depth",        "nyu",             "vit_small",      "bidense"),

@@ -41,23 +41,23 @@ def test_publish_copies_trained_runs_and_refreshes_reported_ones(demo_training, 
     work = tmp_path / "work"
     _model_folder(work / "runs" / "segmentation_fp32" / "model", "fp32", b"new fp32 weights")
     published = tmp_path / "repo" / "weights"
-    _model_folder(published / "bidense_upernet_demo_rooms_seg", "bidense", b"published bidense weights")
+    _model_folder(published / "bidense_upernet_demo_rooms_seg_5ep", "bidense", b"published bidense weights")
     finished = {"segmentation_fp32": {"mIoU": 0.41, "pixAcc": 0.85, "IoU": [0.9], "train_seconds": 1741.6},
                 "segmentation_bidense": {"mIoU": 0.35, "pixAcc": 0.82, "train_seconds": 3558.9},
                 "segmentation_bnn": {"mIoU": 0.25, "pixAcc": 0.77}}  # bnn has no preset
     demo_training.publish(demo_training.SCHEDULES["ablation"], work, finished)
 
     registry = json.loads((tmp_path / "registry.json").read_text())
-    assert sorted(registry) == ["bidense_upernet_demo_rooms_seg", "fp32_upernet_demo_rooms_seg"]
-    assert (published / "fp32_upernet_demo_rooms_seg" / "model.weights.h5").read_bytes() == b"new fp32 weights"
-    kept = published / "bidense_upernet_demo_rooms_seg"
+    assert sorted(registry) == ["bidense_upernet_demo_rooms_seg_5ep", "fp32_upernet_demo_rooms_seg_5ep"]
+    assert (published / "fp32_upernet_demo_rooms_seg_5ep" / "model.weights.h5").read_bytes() == b"new fp32 weights"
+    kept = published / "bidense_upernet_demo_rooms_seg_5ep"
     assert (kept / "model.weights.h5").read_bytes() == b"published bidense weights"
     metadata = json.loads((kept / "metadata.json").read_text())
     assert metadata["metrics"] == {"mIoU": 0.35, "pixAcc": 0.82, "train_seconds": 3558.9}
     assert "binarization `bidense`" in metadata["description"]
     assert "| mIoU | 0.3500 |" in (kept / "README.md").read_text()
-    assert registry["bidense_upernet_demo_rooms_seg"]["files"]["README.md"]["size"] == (kept / "README.md").stat().st_size
-    assert measurements == [("record_quick_check", "fp32_upernet_demo_rooms_seg")]  # the new weights only
+    assert registry["bidense_upernet_demo_rooms_seg_5ep"]["files"]["README.md"]["size"] == (kept / "README.md").stat().st_size
+    assert measurements == [("record_quick_check", "fp32_upernet_demo_rooms_seg_5ep")]  # the new weights only
 
 
 def test_publish_keeps_a_packed_preset_packed_and_measures_it_again(demo_training, tmp_path, measurements):
@@ -101,9 +101,14 @@ def test_markdown_table_marks_missing_runs(demo_training):
     assert table[5] == "| bnn | 24.63 | 76.92 | — | — | — | 2,490,592 | — / — |"  # time unknown: no crash
 
 
+def test_markdown_table_has_a_row_per_binarization_asked(demo_training):
+    table = demo_training.markdown_table({"segmentation_bidense": {"mIoU": 0.5846}}, ["fp32", "bidense"]).splitlines()
+    assert [line.split(" | ")[0] for line in table[2:]] == ["| fp32", "| bidense"]
+
+
 @pytest.mark.parametrize("name", ["ablation", "converged", "dpt"])
 def test_each_schedule_trains_the_architecture_of_the_presets_it_publishes(demo_training, name):
-    from bidense_keras.presets import get_preset
+    from bidense_keras.presets import DEFAULT_PRESETS, get_preset
 
     schedule = demo_training.SCHEDULES[name]
     for run, preset_name in schedule.presets.items():
@@ -112,6 +117,7 @@ def test_each_schedule_trains_the_architecture_of_the_presets_it_publishes(demo_
         assert preset["architecture"]["binarization"] == binarization, preset_name
     assert name != "dpt" or set(schedule.presets.values()) == {
         "bidense_dpt_demo_rooms_seg", "bidense_dpt_demo_rooms_depth", "fp32_dpt_demo_rooms_seg", "fp32_dpt_demo_rooms_depth"}
+    assert name != "converged" or set(DEFAULT_PRESETS.values()) <= set(schedule.presets.values())  # the long runs
 
 
 def test_family_table_compares_upernet_and_dpt(demo_training):
@@ -141,6 +147,6 @@ def test_an_interrupted_publish_keeps_the_published_folder(demo_training, tmp_pa
 
     monkeypatch.setattr(shutil, "copytree", copy_then_die)
     with pytest.raises(KeyboardInterrupt):
-        demo_training.publish(demo_training.SCHEDULES["ablation"], work, {"segmentation_fp32": {"mIoU": 0.41, "pixAcc": 0.85}})
+        demo_training.publish(demo_training.SCHEDULES["converged"], work, {"segmentation_fp32": {"mIoU": 0.41, "pixAcc": 0.85}})
     assert {p.name: p.read_bytes() for p in published.iterdir()} == before
     assert sorted(p.name for p in published.parent.iterdir()) == ["fp32_upernet_demo_rooms_seg"]
