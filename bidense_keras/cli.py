@@ -34,7 +34,8 @@ def positive_int(text):
 def _demo(args):
     from bidense_keras.demo import run_demo
 
-    print(f"wrote {run_demo(args.out)}")
+    out = run_demo(args.out, segmentation=args.seg_model, depth=args.depth_model, scenes=args.scenes, truth=args.truth)
+    print(f"wrote {out}")
 
 
 def _predict(args):
@@ -272,6 +273,10 @@ def build_parser():
 
     demo = command("demo", _demo, "predict on a held-out synthetic room with the default presets and write a PNG")
     demo.add_argument("--out", default="demo.png", help="picture to write")
+    demo.add_argument("--seg-model", help=f"segmentation model: {MODEL_HELP} (default: the default preset)")
+    demo.add_argument("--depth-model", help=f"depth model: {MODEL_HELP} (default: the default preset)")
+    demo.add_argument("--scenes", type=positive_int, default=1, help="held-out rooms to show, one per row")
+    demo.add_argument("--truth", action="store_true", help="show each room's true classes and depth beside the predictions")
 
     predict = command("predict", _predict, "predict on images; write coloured maps and panels")
     predict.add_argument("inputs", nargs="+", help="image files and/or folders")

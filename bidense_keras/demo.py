@@ -1,40 +1,53 @@
 """The README's main job: predict segmentation and depth for a sample image and save a picture."""
 
+from pathlib import Path
+
 import numpy as np
 
 from bidense_keras import visualize
 from bidense_keras.loader import load
-from bidense_keras.presets import DEFAULT_PRESETS, get_preset
+from bidense_keras.presets import DEFAULT_PRESETS, PRESETS, get_preset
 from bidense_keras.datasets import synthetic_rooms
 
 HELD_OUT_SEED = synthetic_rooms.HELD_OUT_SEED_OFFSET + 12345  # not among the training scenes
 
 
-def _model(preset):
-    """``(model, title suffix)``: the preset's published weights, or untrained weights if none exist."""
-    if get_preset(preset)["weights"] is None:
-        return load(preset, pretrained=False), "untrained weights"
-    return load(preset), preset
+def _model(source, task):
+    """``(model, title suffix)``: a :func:`load` source of ``task``; a preset without weights runs untrained."""
+    if str(source) in PRESETS and get_preset(source)["weights"] is None:
+        return load(source, pretrained=False, task=task), "untrained weights"
+    return load(source, task=task), Path(str(source)).name
 
 
-def run_demo(out_path, height=240, width=320, seed=HELD_OUT_SEED):
-    """Renders a held-out synthetic room, predicts with the default presets, writes ``input | seg | depth``.
+def run_demo(out_path, height=240, width=320, seed=HELD_OUT_SEED, segmentation=None, depth=None, scenes=1,
+             truth=False):
+    """Renders held-out synthetic rooms, predicts segmentation and depth, writes one row per room.
 
-    A preset without published weights runs with random weights, and its panel title says so.
+    Args:
+        out_path: the PNG to write.
+        height, width: the rooms' size.
+        seed: the first room (default: one the training never saw); the others follow it.
+        segmentation, depth: the models, any :func:`~bidense_keras.loader.load` source (default: the
+            default presets). A preset without published weights runs untrained, and its title says so.
+        scenes: how many rooms (rows).
+        truth: put each room's true classes and depth beside the predictions.
 
     Returns:
         ``out_path``.
     """
-    image = synthetic_rooms.render(seed, height, width)["image"]
-    batch = image[None].astype(np.float32)
-    segmenter, seg_title = _model(DEFAULT_PRESETS["segmentation"])
-    estimator, depth_title = _model(DEFAULT_PRESETS["depth"])
-    labels = np.argmax(segmenter.predict(batch, verbose=0)[0], axis=-1)
-    depth = estimator.predict(batch, verbose=0)[0, ..., 0]
-    figure = visualize.prediction_figure(
-        image, labels=labels, depth=depth, max_depth=estimator.max_depth,
-        class_names=segmenter.class_names, palette=segmenter.palette,
-        titles=("synthetic room (held out)", f"segmentation ({seg_title})", f"depth ({depth_title})"),
-    )
+    segmenter, seg_title = _model(segmentation or DEFAULT_PRESETS["segmentation"], "segmentation")
+    estimator, depth_title = _model(depth or DEFAULT_PRESETS["depth"], "depth")
+    titles = ["synthetic room (held out)", "true classes", f"segmentation ({seg_title})", "true depth",
+              f"depth ({depth_title})"]
+    rows = []
+    for room in range(seed, seed + scenes):
+        scene = synthetic_rooms.render(room, height, width)
+        batch = scene["image"][None].astype(np.float32)
+        labels = np.argmax(segmenter.predict(batch, verbose=0)[0], axis=-1)
+        rows.append([("image", scene["image"]), ("labels", scene["label"]), ("labels", labels),
+                     ("depth", scene["depth"]), ("depth", estimator.predict(batch, verbose=0)[0, ..., 0])])
+    shown = [0, 2, 4] if not truth else [0, 1, 2, 3, 4]
+    figure = visualize.grid_figure([[row[i] for i in shown] for row in rows], [titles[i] for i in shown],
+                                   segmenter.class_names, segmenter.palette, estimator.max_depth)
     figure.savefig(out_path)
     return out_path

@@ -51,35 +51,57 @@ def prediction_figure(image, labels=None, depth=None, class_names=None, palette=
     """
     panels = [("image", image)] + [(kind, value) for kind, value in (("labels", labels), ("depth", depth))
                                    if value is not None]
-    height, width = np.asarray(image).shape[:2]
-    figure = Figure(figsize=(3.2 * len(panels) * width / height + 1.5, 3.6), dpi=150, layout="constrained")
-    axes = figure.subplots(1, len(panels), squeeze=False)[0]
     title_of = dict(zip(("image", "labels", "depth"), titles))
-    for axis, (kind, value) in zip(axes, panels):
-        axis.set_title(title_of[kind], fontsize=9)
+    return grid_figure([panels], [title_of[kind] for kind, _ in panels], class_names, palette, max_depth)
+
+
+def grid_figure(rows, titles, class_names=None, palette=None, max_depth=None):
+    """Rows of panels under one title per column, with one legend and one depth scale bar for all.
+
+    Args:
+        rows: a list of rows, each a list of ``(kind, value)`` pairs, one per column:
+            ``("image", (H, W, 3) uint8)``, ``("labels", (H, W) class ids)`` or
+            ``("depth", (H, W) metres)``, where depth 0 (no depth known) is drawn grey.
+        titles: one title per column.
+        class_names, palette: as for :func:`prediction_figure`.
+        max_depth: the top of the depth scale (default: the largest depth shown).
+
+    Returns:
+        A ``matplotlib.figure.Figure``.
+    """
+    if any(len(row) != len(titles) for row in rows):
+        raise ValueError(f"every row needs {len(titles)} panels (one per title); got {[len(row) for row in rows]}.")
+    labels = [np.asarray(value) for row in rows for kind, value in row if kind == "labels"]
+    depths = [np.asarray(value, dtype=np.float32) for row in rows for kind, value in row if kind == "depth"]
+    if labels:
+        top = max(int(label.max()) for label in labels)
+        palette = default_palette(top + 1) if palette is None else np.asarray(palette, np.uint8)
+    height, width = np.asarray(rows[0][0][1]).shape[:2]
+    figure = Figure(figsize=(3.2 * len(titles) * width / height + 1.5, 3.2 * len(rows) + 0.4), dpi=150,
+                    layout="constrained")
+    axes = figure.subplots(len(rows), len(titles), squeeze=False)
+    depth_colormap = colormaps[DEPTH_COLORMAP].with_extremes(bad="lightgrey")
+    depth_top = float(max_depth or max(depth.max() for depth in depths)) if depths else None
+    for axis, title in zip(axes[0], titles):
+        axis.set_title(title, fontsize=9)
+    for axis, (kind, value) in zip(axes.ravel(), (panel for row in rows for panel in row)):
         axis.set_axis_off()
         if kind == "image":
             axis.imshow(value)
         elif kind == "labels":
-            _draw_segmentation(axis, np.asarray(value), class_names, palette)
+            axis.imshow(colorize_segmentation(value, palette))
         else:
-            _draw_depth(figure, axis, np.asarray(value, dtype=np.float32), max_depth)
+            shown = axis.imshow(np.ma.masked_equal(np.asarray(value, np.float32), 0.0), cmap=depth_colormap,
+                                vmin=0.0, vmax=depth_top)
+    if labels:
+        present = np.unique(np.concatenate([label.ravel() for label in labels]))
+        names = class_names or [f"class {i}" for i in range(len(palette))]
+        handles = [Patch(color=palette[i] / 255.0, label=names[i]) for i in present if i < len(names)]
+        figure.legend(handles=handles, loc="outside right upper", fontsize=7, frameon=False)
+    if depths:
+        bar = figure.colorbar(shown, ax=axes, fraction=0.046 / len(titles), pad=0.01, shrink=min(1.0, 0.6 * len(rows)))
+        bar.set_label("depth (m)", fontsize=7)
+        bar.ax.tick_params(labelsize=7)
     return figure
 
-
-def _draw_segmentation(axis, labels, class_names, palette):
-    present = np.unique(labels)
-    palette = default_palette(int(present.max()) + 1) if palette is None else np.asarray(palette, np.uint8)
-    axis.imshow(colorize_segmentation(labels, palette))
-    names = class_names or [f"class {i}" for i in range(len(palette))]
-    handles = [Patch(color=palette[i] / 255.0, label=names[i]) for i in present if i < len(names)]
-    axis.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
-
-
-def _draw_depth(figure, axis, depth, max_depth):
-    max_depth = float(max_depth or depth.max())
-    shown = axis.imshow(depth, cmap=DEPTH_COLORMAP, vmin=0.0, vmax=max_depth)
-    bar = figure.colorbar(shown, ax=axis, fraction=0.046, pad=0.02)
-    bar.set_label("depth (m)", fontsize=7)
-    bar.ax.tick_params(labelsize=7)
 

@@ -143,6 +143,18 @@ def test_demo_writes_a_picture(tmp_path):
     assert image.size[0] > 3 * 256 and np.asarray(image).std() > 10
 
 
+def test_demo_shows_more_rooms_other_models_and_the_truth(tmp_path, capsys):
+    one, grid = tmp_path / "one.png", tmp_path / "grid.png"
+    assert cli.main(["demo", "--out", str(one), "--seg-model", "bidense_upernet_demo_rooms_seg_5ep"]) == 0
+    assert cli.main(["demo", "--out", str(grid), "--seg-model", "bidense_upernet_demo_rooms_seg_5ep",
+                     "--depth-model", "fp32_upernet_demo_rooms_depth_5ep", "--scenes", "2", "--truth"]) == 0
+    assert f"wrote {grid}" in capsys.readouterr().out
+    (width, height), (grid_width, grid_height) = Image.open(one).size, Image.open(grid).size
+    assert grid_height > 1.8 * height and grid_width > 1.4 * width  # two rows, five columns instead of three
+    assert cli.main(["demo", "--out", str(tmp_path / "x.png"), "--seg-model", "bidense_upernet_demo_rooms_depth"]) == 2
+    assert "depth" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
+
+
 @pytest.mark.backends
 def test_predict_writes_maps_and_panels_for_a_folder(tmp_path, capsys):
     from bidense_keras.weights import save_pretrained

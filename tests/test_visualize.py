@@ -31,8 +31,25 @@ def test_prediction_figure_has_a_legend_and_a_scale_bar(tmp_path):
     labels[:, 16:] = 2
     figure = visualize.prediction_figure(image, labels=labels, depth=np.full((24, 32), 3.0), max_depth=10,
                                          class_names=["wall", "floor", "table"])
-    legend = figure.axes[1].get_legend()
+    (legend,) = figure.legends
     assert [t.get_text() for t in legend.get_texts()] == ["wall", "table"]  # only classes present
     assert any(ax.get_ylabel() == "depth (m)" for ax in figure.axes)  # the colorbar
     figure.savefig(tmp_path / "f.png")
     assert (tmp_path / "f.png").stat().st_size > 1000
+
+
+def test_grid_figure_shares_one_legend_and_one_depth_scale():
+    image = np.zeros((8, 8, 3), np.uint8)
+    first, second = np.zeros((8, 8), int), np.ones((8, 8), int)
+    depth = np.full((8, 8), 4.0, np.float32)
+    depth[0] = 0.0  # unknown
+    rows = [[("image", image), ("labels", first), ("depth", depth)], [("image", image), ("labels", second), ("depth", depth)]]
+    figure = visualize.grid_figure(rows, ["in", "classes", "depth"], ["wall", "floor"], max_depth=10)
+    panels = [axis for axis in figure.axes if axis.get_ylabel() != "depth (m)"]
+    assert len(panels) == 6 and [axis.get_title() for axis in panels[:3]] == ["in", "classes", "depth"]
+    assert [t.get_text() for t in figure.legends[0].get_texts()] == ["wall", "floor"]  # classes of every row
+    assert sum(axis.get_ylabel() == "depth (m)" for axis in figure.axes) == 1
+    shown = panels[2].get_images()[0].get_array()
+    assert shown.mask[0].all() and not shown.mask[1:].any() and shown.max() == 4.0  # 0 m drawn as unknown
+    with pytest.raises(ValueError, match="3 panels"):
+        visualize.grid_figure([rows[0][:2]], ["in", "classes", "depth"])
