@@ -271,7 +271,7 @@ def build_parser():
         sub.set_defaults(run=run)
         return sub
 
-    demo = command("demo", _demo, "predict on a held-out synthetic room with the default presets and write a PNG")
+    demo = command("demo", _demo, "predict on held-out synthetic rooms (default: the default presets) and write a PNG")
     demo.add_argument("--out", default="demo.png", help="picture to write")
     demo.add_argument("--seg-model", help=f"segmentation model: {MODEL_HELP} (default: the default preset)")
     demo.add_argument("--depth-model", help=f"depth model: {MODEL_HELP} (default: the default preset)")

@@ -10,12 +10,13 @@ from bidense_keras.presets import DEFAULT_PRESETS, PRESETS, get_preset
 from bidense_keras.datasets import synthetic_rooms
 
 HELD_OUT_SEED = synthetic_rooms.HELD_OUT_SEED_OFFSET + 12345  # not among the training scenes
+MAX_SCENES = 50  # rows of one picture (matplotlib draws at most 2**16 pixels a side)
 
 
 def _model(source, task):
     """``(model, title suffix)``: a :func:`load` source of ``task``; a preset without weights runs untrained."""
     if str(source) in PRESETS and get_preset(source)["weights"] is None:
-        return load(source, pretrained=False, task=task), "untrained weights"
+        return load(source, pretrained=False, task=task), f"{source}, untrained weights"
     return load(source, task=task), Path(str(source)).name
 
 
@@ -29,14 +30,24 @@ def run_demo(out_path, height=240, width=320, seed=HELD_OUT_SEED, segmentation=N
         seed: the first room (default: one the training never saw); the others follow it.
         segmentation, depth: the models, any :func:`~bidense_keras.loader.load` source (default: the
             default presets). A preset without published weights runs untrained, and its title says so.
-        scenes: how many rooms (rows).
-        truth: put each room's true classes and depth beside the predictions.
+        scenes: how many rooms (rows), 1 to :data:`MAX_SCENES`.
+        truth: put each room's true classes and depth beside the predictions (the segmentation
+            model must know synthetic_rooms' classes).
 
     Returns:
         ``out_path``.
+
+    Raises:
+        ValueError: a model of the other task, ``scenes`` out of range, or ``truth`` with a
+            segmentation model of other classes.
     """
+    if not 1 <= scenes <= MAX_SCENES:
+        raise ValueError(f"scenes must be between 1 and {MAX_SCENES}; got {scenes}.")
     segmenter, seg_title = _model(segmentation or DEFAULT_PRESETS["segmentation"], "segmentation")
     estimator, depth_title = _model(depth or DEFAULT_PRESETS["depth"], "depth")
+    if truth and tuple(segmenter.class_names or ()) != synthetic_rooms.CLASS_NAMES:
+        raise ValueError(f"truth needs a segmentation model of synthetic_rooms' classes {synthetic_rooms.CLASS_NAMES}; "
+                         f"{seg_title} has {segmenter.class_names}.")
     titles = ["synthetic room (held out)", "true classes", f"segmentation ({seg_title})", "true depth",
               f"depth ({depth_title})"]
     rows = []

@@ -7,6 +7,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 DEPTH_COLORMAP = "magma_r"
+PANEL_KINDS = ("image", "labels", "depth")
 
 
 def default_palette(num_classes, seed=0):
@@ -44,6 +45,7 @@ def prediction_figure(image, labels=None, depth=None, class_names=None, palette=
         depth: ``(H, W)`` metres, drawn with a colormap and a scale bar up to ``max_depth``.
         class_names: names by class id (default ``class 0``, ``class 1``...).
         palette: ``(num_classes, 3)`` uint8; default :func:`default_palette`.
+        max_depth: the top of the depth scale (default: the largest depth); depth 0 (unknown) is grey.
         titles: panel titles in the order input, segmentation, depth.
 
     Returns:
@@ -69,8 +71,13 @@ def grid_figure(rows, titles, class_names=None, palette=None, max_depth=None):
     Returns:
         A ``matplotlib.figure.Figure``.
     """
+    if not rows or not titles:
+        raise ValueError("grid_figure needs at least one row and one title.")
     if any(len(row) != len(titles) for row in rows):
         raise ValueError(f"every row needs {len(titles)} panels (one per title); got {[len(row) for row in rows]}.")
+    unknown = sorted({kind for row in rows for kind, _ in row} - set(PANEL_KINDS))
+    if unknown:
+        raise ValueError(f"unknown panel kind(s) {unknown}; expected one of {PANEL_KINDS}.")
     labels = [np.asarray(value) for row in rows for kind, value in row if kind == "labels"]
     depths = [np.asarray(value, dtype=np.float32) for row in rows for kind, value in row if kind == "depth"]
     if labels:
@@ -96,7 +103,8 @@ def grid_figure(rows, titles, class_names=None, palette=None, max_depth=None):
     if labels:
         present = np.unique(np.concatenate([label.ravel() for label in labels]))
         names = class_names or [f"class {i}" for i in range(len(palette))]
-        handles = [Patch(color=palette[i] / 255.0, label=names[i]) for i in present if i < len(names)]
+        handles = [Patch(color=palette[i] / 255.0, label=names[i]) for i in present
+                   if 0 <= i < min(len(names), len(palette))]
         figure.legend(handles=handles, loc="outside right upper", fontsize=7, frameon=False)
     if depths:
         bar = figure.colorbar(shown, ax=axes, fraction=0.046 / len(titles), pad=0.01, shrink=min(1.0, 0.6 * len(rows)))

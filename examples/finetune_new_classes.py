@@ -18,7 +18,7 @@ import bidense_keras as bk
 from bidense_keras.datasets import synthetic_rooms
 from bidense_keras.train import MeanIoU, SegmentationCrossEntropy
 
-PRESET = "bidense_upernet_demo_rooms_seg"
+PRESET = "bidense_upernet_demo_rooms_seg_5ep"  # the numbers in the README and tests were measured from it
 MERGED_NAMES = ("structure", "furniture", "object")
 # synthetic_rooms class id -> merged class id (wall, floor, ceiling, window, door, cabinet, table, sphere, cylinder)
 MERGE = np.array([0, 0, 0, 0, 0, 1, 1, 2, 2], np.int32)

@@ -103,7 +103,8 @@ def test_every_option_has_help_and_shows_its_default():
 
 def test_non_positive_integers_are_usage_errors(capsys):
     for argv in (["evaluate", "m", "--dataset", "voc", "--data-dir", "d", "--batch-size", "0"],
-                 ["evaluate", "m", "--dataset", "voc", "--data-dir", "d", "--val-samples", "-3"]):
+                 ["evaluate", "m", "--dataset", "voc", "--data-dir", "d", "--val-samples", "-3"],
+                 ["demo", "--scenes", "0"]):
         with pytest.raises(SystemExit) as exit_info:
             cli.main(argv)
         assert exit_info.value.code == 2 and "must be a positive integer" in capsys.readouterr().err
@@ -151,8 +152,10 @@ def test_demo_shows_more_rooms_other_models_and_the_truth(tmp_path, capsys):
     assert f"wrote {grid}" in capsys.readouterr().out
     (width, height), (grid_width, grid_height) = Image.open(one).size, Image.open(grid).size
     assert grid_height > 1.8 * height and grid_width > 1.4 * width  # two rows, five columns instead of three
-    assert cli.main(["demo", "--out", str(tmp_path / "x.png"), "--seg-model", "bidense_upernet_demo_rooms_depth"]) == 2
-    assert "depth" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
+    for option, other_task in (("--seg-model", "bidense_upernet_demo_rooms_depth"),
+                               ("--depth-model", "bidense_upernet_demo_rooms_seg")):
+        assert cli.main(["demo", "--out", str(tmp_path / "x.png"), option, other_task]) == 2
+        assert other_task in capsys.readouterr().err and not (tmp_path / "x.png").exists()
 
 
 @pytest.mark.backends

@@ -53,3 +53,18 @@ def test_grid_figure_shares_one_legend_and_one_depth_scale():
     assert shown.mask[0].all() and not shown.mask[1:].any() and shown.max() == 4.0  # 0 m drawn as unknown
     with pytest.raises(ValueError, match="3 panels"):
         visualize.grid_figure([rows[0][:2]], ["in", "classes", "depth"])
+    with pytest.raises(ValueError, match="unknown panel kind.*'label'"):
+        visualize.grid_figure([[("image", image), ("label", first)]], ["in", "classes"])
+    with pytest.raises(ValueError, match="at least one row"):
+        visualize.grid_figure([], ["in"])
+
+
+def test_grid_figure_scales_every_depth_panel_alike_and_names_only_known_classes():
+    near, far = np.full((8, 8), 2.0, np.float32), np.full((8, 8), 7.0, np.float32)
+    labels = np.array([[-1, 0, 1, 5]] * 4)  # -1 and 5 have no name: not in the legend
+    rows = [[("depth", near), ("labels", labels)], [("depth", far), ("labels", labels)]]
+    figure = visualize.grid_figure(rows, ["depth", "classes"], ["wall", "floor", "ceiling"])
+    assert len(figure.axes) == 5  # 4 panels (row by row) + 1 scale bar
+    scales = {figure.axes[i].get_images()[0].get_clim() for i in (0, 2)}  # the depth column
+    assert scales == {(0.0, 7.0)}  # one scale for both rows, the largest depth on top
+    assert [t.get_text() for t in figure.legends[0].get_texts()] == ["wall", "floor"]
