@@ -53,7 +53,7 @@ def prediction_figure(image, labels=None, depth=None, class_names=None, palette=
     """
     panels = [("image", image)] + [(kind, value) for kind, value in (("labels", labels), ("depth", depth))
                                    if value is not None]
-    title_of = dict(zip(("image", "labels", "depth"), titles))
+    title_of = dict(zip(PANEL_KINDS, titles))
     return grid_figure([panels], [title_of[kind] for kind, _ in panels], class_names, palette, max_depth)
 
 
