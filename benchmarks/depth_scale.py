@@ -25,15 +25,18 @@ METRICS = ("d1", "abs_rel", "rmse")
 
 
 def median_scaled(gt, pred, min_depth, max_depth):
-    """``(pred * scale, scale)`` with scale = median(gt) / median(pred) over the pixels of valid ``gt`` (H, W).
+    """``(pred * scale, scale)`` with scale = median(gt) / median(pred) over the valid pixels of ``gt`` (H, W).
 
-    Valid: ``gt`` in (min_depth, max_depth), as in evaluation. Scale is NaN (and ``pred`` unchanged) without one.
+    Valid pixels and the clipped prediction are the evaluation's (``metrics.valid_pixels``, no crop).
+    Scale is NaN (and ``pred`` unchanged) without a valid pixel.
     """
-    gt, pred = np.asarray(gt, np.float64), np.asarray(pred, np.float64)
-    valid = (gt > min_depth) & (gt < max_depth)
-    if not valid.any():
+    from bidense_keras.train.metrics import valid_pixels
+
+    pred = np.asarray(pred, np.float64)
+    gt_valid, pred_valid = valid_pixels(gt, pred, min_depth, max_depth, crop=None)
+    if not gt_valid.size:
         return pred, float("nan")
-    scale = float(np.median(gt[valid]) / np.median(np.clip(pred[valid], min_depth, None)))
+    scale = float(np.median(gt_valid) / np.median(pred_valid))
     return pred * scale, scale
 
 

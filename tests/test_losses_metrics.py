@@ -18,7 +18,7 @@ from bidense_keras.train import (
     SILogLoss,
     depth_errors,
 )
-from bidense_keras.train.metrics import crop_box
+from bidense_keras.train.metrics import crop_box, valid_pixels
 
 # 2x3 label map with one ignored pixel; class 3 appears in neither map.
 GT_LABELS = np.array([[0, 0, 1], [1, 2, 255]])
@@ -211,6 +211,16 @@ def test_depth_errors_clips_pred_and_drops_far_gt():
 )
 def test_crop_boxes(crop, height, width, box):
     assert crop_box(crop, height, width) == box
+
+
+def test_valid_pixels_keeps_gt_inside_range_and_crop_and_clips_pred():
+    gt = np.array([[0.0, 2.0, 5.0], [12.0, 3.0, 4.0]])[..., None]  # 0 and 12 m are outside (1e-3, 10)
+    pred = np.array([[1.0, np.nan, 50.0], [2.0, -1.0, 4.0]])
+    kept_gt, kept_pred = valid_pixels(gt, pred, 1e-3, 10.0, crop=None)
+    np.testing.assert_array_equal(kept_gt, [2.0, 5.0, 3.0, 4.0])
+    np.testing.assert_array_equal(kept_pred, [1e-3, 10.0, 1e-3, 4.0])
+    with pytest.raises(ValueError, match="differ in shape"):
+        valid_pixels(gt, pred[:, :2], 1e-3, 10.0, crop=None)
 
 
 def test_depth_errors_respects_crop():

@@ -179,7 +179,7 @@ def _as_map(depth):
     return depth
 
 
-def _valid_pixels(gt, pred, min_depth, max_depth, crop):
+def valid_pixels(gt, pred, min_depth, max_depth, crop):
     """1-D (gt, pred) at pixels with gt in (min_depth, max_depth) inside the crop; pred clipped."""
     gt, pred = _as_map(gt), _as_map(pred)
     if gt.shape != pred.shape:
@@ -216,7 +216,7 @@ def depth_errors(gt, pred, min_depth=1e-3, max_depth=10.0, crop=None):
     (None, "eigen" or "garg"); pred is clipped to [min_depth, max_depth] first.
     Returns a dict keyed by ``DEPTH_ERROR_NAMES``, all NaN if no pixel is valid.
     """
-    gt, pred = _valid_pixels(gt, pred, min_depth, max_depth, crop)
+    gt, pred = valid_pixels(gt, pred, min_depth, max_depth, crop)
     if gt.size == 0:
         return dict.fromkeys(DEPTH_ERROR_NAMES, math.nan)
     return _errors(gt, pred)
@@ -242,7 +242,7 @@ class DepthMetrics:
     def update(self, gt_batch, pred_batch):
         """Add a batch of depth maps (B, H, W) or (B, H, W, 1)."""
         for gt, pred in zip(np.asarray(gt_batch), np.asarray(pred_batch), strict=True):
-            gt, pred = _valid_pixels(gt, pred, self.min_depth, self.max_depth, self.crop)
+            gt, pred = valid_pixels(gt, pred, self.min_depth, self.max_depth, self.crop)
             if gt.size == 0:
                 continue
             for name, value in _errors(gt, pred).items():
