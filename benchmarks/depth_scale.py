@@ -12,6 +12,7 @@ which more training of the same network on the same data does little for.
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reports import write_report  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PRESETS = ("bidense_upernet_demo_rooms_depth_5ep", "fp32_upernet_demo_rooms_depth_5ep")
+PRESETS = ("bidense_upernet_demo_rooms_depth", "bidense_upernet_demo_rooms_depth_5ep", "fp32_upernet_demo_rooms_depth_5ep")
 METRICS = ("d1", "abs_rel", "rmse")
 
 
@@ -40,21 +41,27 @@ def median_scaled(gt, pred, min_depth, max_depth):
     return pred * scale, scale
 
 
-def measure(preset, scenes, height=240, width=320):
-    """Metric and median-scaled errors of a depth preset on the first ``scenes`` held-out rooms, and the scales."""
-    from bidense_keras.datasets import synthetic_rooms
+def measure(preset, scenes, data_dir, height=240, width=320):
+    """Metric and median-scaled errors of a depth preset on the first ``scenes`` held-out rooms, and the scales.
+
+    The rooms are the cards' split as ``bidense-keras evaluate`` reads it (written to ``data_dir`` when
+    missing, JPEG images), so the metric columns equal the card's.
+    """
     from bidense_keras.loader import load
+    from bidense_keras.train import experiment
     from bidense_keras.train.metrics import DepthMetrics
 
     model = load(preset, task="depth")
+    synthetic = {"val_samples": scenes, "height": height, "width": width}
     metric, scaled = (DepthMetrics(min_depth=1e-3, max_depth=model.max_depth) for _ in range(2))
     scales = []
-    for scene in synthetic_rooms.generate(scenes, synthetic_rooms.HELD_OUT_SEED_OFFSET, height, width):
-        pred = np.asarray(model.predict_on_batch(scene["image"][None].astype("float32")))[0, ..., 0]
-        rescaled, scale = median_scaled(scene["depth"], pred, 1e-3, model.max_depth)
-        metric.update(scene["depth"][None], pred[None])
-        scaled.update(scene["depth"][None], rescaled[None])
-        scales.append(scale)
+    for images, depths in experiment.held_out_batches("depth", "synthetic_rooms", data_dir, 8, synthetic=synthetic)\
+            .as_numpy_iterator():
+        for depth, pred in zip(depths[..., 0], np.asarray(model.predict_on_batch(images))[..., 0], strict=True):
+            rescaled, scale = median_scaled(depth, pred, 1e-3, model.max_depth)
+            metric.update(depth[None], pred[None])
+            scaled.update(depth[None], rescaled[None])
+            scales.append(scale)
     return {
         "preset": preset, "scenes": scenes, "size": [height, width],
         "metric": {name: metric.result()[name] for name in METRICS},
@@ -79,10 +86,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", nargs="+", default=list(PRESETS), help="depth presets or model folders")
     parser.add_argument("--scenes", type=int, default=200, help="held-out rooms (the cards' split, at 240x320)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="where the held-out rooms are written (default: a temporary folder)")
     parser.add_argument("--out", type=Path, default=RESULTS / "depth_scale.json")
     args = parser.parse_args(argv)
-    report = {"command": "python benchmarks/depth_scale.py " + " ".join(sys.argv[1:] if argv is None else argv),
-              "results": [measure(preset, args.scenes) for preset in args.presets]}
+    with tempfile.TemporaryDirectory(prefix="depth-scale-") as temporary:
+        data_dir = args.data_dir or Path(temporary) / "rooms"
+        report = {"command": "python benchmarks/depth_scale.py " + " ".join(sys.argv[1:] if argv is None else argv),
+                  "results": [measure(preset, args.scenes, data_dir) for preset in args.presets]}
     return write_report(args.out, report, markdown_table(report))
 
 

@@ -26,3 +26,14 @@ def test_a_preset_is_scored_as_predicted_and_median_scaled(tmp_path):
     assert set(result["metric"]) == set(result["median_scaled"]) == {"d1", "abs_rel", "rmse"}
     assert result["metric"] != result["median_scaled"] and result["scale_percentiles"]["p50"] > 0
     assert out.with_suffix(".md").read_text().splitlines()[2].startswith("| bidense_upernet_demo_rooms_depth_5ep | ")
+
+
+def test_the_metric_columns_score_the_rooms_evaluate_scores(tmp_path):
+    from bidense_keras.train import experiment
+
+    preset = "bidense_upernet_demo_rooms_depth"
+    measured = depth_scale.measure(preset, 3, tmp_path / "rooms")
+    card_way = experiment.evaluate(preset, "synthetic_rooms", tmp_path / "rooms", batch_size=3,
+                                   synthetic={"val_samples": 3})
+    for name in depth_scale.METRICS:
+        assert abs(measured["metric"][name] - card_way[name]) < 1e-9, name

@@ -122,13 +122,22 @@ def evaluate(model, dataset, data_dir, batch_size=1, image_size=None, synthetic=
     """
     if not hasattr(model, "predict_on_batch"):
         model = load(model)
-    layout = loader_name(dataset, model.task)
+    data = held_out_batches(model.task, dataset, data_dir, batch_size, image_size, synthetic)
+    return recipe.evaluate(model, data, crop=catalog.dataset(dataset).get("eval_crop"))
+
+
+def held_out_batches(task, dataset, data_dir, batch_size=1, image_size=None, synthetic=None):
+    """The ``tf.data`` batches ``(images (B, H, W, 3), targets)`` that :func:`evaluate` scores.
+
+    For synthetic_rooms, ``synthetic`` (``val_samples``, ``height``, ``width``, ``seed``) describes
+    the held-out split, written to ``data_dir`` when missing (as files, JPEG images for depth).
+    """
+    layout = loader_name(dataset, task)
     if dataset == "synthetic_rooms" and synthetic is not None:
         options = {"val_samples": 200, "height": 240, "width": 320, "seed": 0, **synthetic}
-        synthetic_rooms.prepare_split(data_dir, model.task, "val", options["val_samples"], options["seed"],
+        synthetic_rooms.prepare_split(data_dir, task, "val", options["val_samples"], options["seed"],
                                       options["height"], options["width"], overwrite=False)
-    data = _held_out_data(dataset, layout, data_dir, batch_size, image_size)
-    return recipe.evaluate(model, data, crop=catalog.dataset(dataset).get("eval_crop"))
+    return _held_out_data(dataset, layout, data_dir, batch_size, image_size)
 
 
 def _held_out_data(dataset, layout, data_dir, batch_size, image_size=None):
