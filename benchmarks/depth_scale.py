@@ -57,9 +57,10 @@ def measure(preset, scenes, data_dir, height=240, width=320):
     scales = []
     for images, depths in experiment.held_out_batches("depth", "synthetic_rooms", data_dir, 8, synthetic=synthetic)\
             .as_numpy_iterator():
-        for depth, pred in zip(depths[..., 0], np.asarray(model.predict_on_batch(images))[..., 0], strict=True):
+        preds = np.asarray(model.predict_on_batch(images))
+        metric.update(depths, preds)
+        for depth, pred in zip(depths, preds, strict=True):
             rescaled, scale = median_scaled(depth, pred, 1e-3, model.max_depth)
-            metric.update(depth[None], pred[None])
             scaled.update(depth[None], rescaled[None])
             scales.append(scale)
     return {

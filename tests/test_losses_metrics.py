@@ -213,7 +213,7 @@ def test_crop_boxes(crop, height, width, box):
     assert crop_box(crop, height, width) == box
 
 
-def test_valid_pixels_keeps_gt_inside_range_and_crop_and_clips_pred():
+def test_valid_pixels_keeps_gt_inside_the_range_and_clips_pred():
     gt = np.array([[0.0, 2.0, 5.0], [12.0, 3.0, 4.0]])[..., None]  # 0 and 12 m are outside (1e-3, 10)
     pred = np.array([[1.0, np.nan, 50.0], [2.0, -1.0, 4.0]])
     kept_gt, kept_pred = valid_pixels(gt, pred, 1e-3, 10.0, crop=None)

@@ -97,7 +97,7 @@ def train(task, dataset, data_dir, output_dir, epochs, batch_size, lr, image_siz
             if steps < 1:
                 raise ValueError(f"Fewer training samples than one batch of {batch_size} in {data_dir}.")
             # resized to the training size: fixed shapes, which the DPT's traced graph needs
-            validation = _held_out_data(dataset, layout, data_dir, batch_size, image_size) if validate else None
+            validation = held_out_batches(task, dataset, data_dir, batch_size, image_size) if validate else None
             recipe.fit(model, train_data, epochs, output_dir, lr, steps, validation_data=validation, verbose=verbose,
                        accumulate=accumulate)
             save_pretrained(model, output_dir / "model", **metadata)
@@ -127,7 +127,8 @@ def evaluate(model, dataset, data_dir, batch_size=1, image_size=None, synthetic=
 
 
 def held_out_batches(task, dataset, data_dir, batch_size=1, image_size=None, synthetic=None):
-    """The ``tf.data`` batches ``(images (B, H, W, 3), targets)`` that :func:`evaluate` scores.
+    """The ``tf.data`` batches ``(images (B, H, W, 3), targets)`` of the validation split that :func:`evaluate`
+    scores, at the images' own size unless ``image_size`` is given.
 
     For synthetic_rooms, ``synthetic`` (``val_samples``, ``height``, ``width``, ``seed``) describes
     the held-out split, written to ``data_dir`` when missing (as files, JPEG images for depth).
@@ -137,11 +138,6 @@ def held_out_batches(task, dataset, data_dir, batch_size=1, image_size=None, syn
         options = {"val_samples": 200, "height": 240, "width": 320, "seed": 0, **synthetic}
         synthetic_rooms.prepare_split(data_dir, task, "val", options["val_samples"], options["seed"],
                                       options["height"], options["width"], overwrite=False)
-    return _held_out_data(dataset, layout, data_dir, batch_size, image_size)
-
-
-def _held_out_data(dataset, layout, data_dir, batch_size, image_size=None):
-    """The validation split's batches, at the images' own size unless ``image_size`` is given."""
     if image_size is None and dataset != "synthetic_rooms":
         batch_size = 1  # real images differ in size; native-size evaluation goes one by one
     return loaders.load_dataset(layout, data_dir, "val", image_size, batch_size)
