@@ -1,11 +1,12 @@
 """Shared test fixtures: paths to the authors' reference outputs and a small model config."""
 
-import concurrent.futures
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,10 @@ def nhwc(array):
 
 
 # The backend matrix (tests/test_backends.py): child pytest processes, one after the other in a
-# background thread that starts once the main session has collected, so they run beside the suite.
+# background thread, so they run beside the suite. The process that schedules the session starts them
+# once the selected tests include the matrix: the only process, or pytest-xdist's controller (whose
+# workers share MATRIX_OUTPUT through the environment). Each child leaves its exit code and output in
+# MATRIX_OUTPUT/<name>.result.json, where the matrix tests, moved last, wait for it.
 # JAX children compile with XLA's CPU backend optimisation off: the same computation, compiled in about
 # 60 % of the time (the tests' tiny models spend more time compiling than running).
 FAST_XLA_COMPILE = {"XLA_FLAGS": "--xla_backend_optimization_level=0"}
@@ -53,28 +57,61 @@ MATRIX = {
     "jax-2-devices": ({"KERAS_BACKEND": "jax", "BIDENSE_TEST_DEVICES": "2", **FAST_XLA_COMPILE}, "devices"),
     "tensorflow-2-devices": ({"KERAS_BACKEND": "tensorflow", "BIDENSE_TEST_DEVICES": "2"}, "devices"),
 }
-MATRIX_RESULTS = {}  # name -> concurrent.futures.Future of (exit code, output)
-MATRIX_OUTPUT = Path(tempfile.mkdtemp(prefix="bidense-matrix-"))  # files the children leave for the main run
+if "BIDENSE_MATRIX_OUTPUT" not in os.environ:  # set by the first process: workers and children inherit it
+    os.environ["BIDENSE_MATRIX_OUTPUT"] = tempfile.mkdtemp(prefix="bidense-matrix-")
+MATRIX_OUTPUT = Path(os.environ["BIDENSE_MATRIX_OUTPUT"])
+MATRIX_STARTED = MATRIX_OUTPUT / "started"
+MATRIX_TIMEOUT_S = 1800  # per child
 
 
-def _run_child(name):
-    environment, marker = MATRIX[name]
-    env = {**os.environ, **environment, "BIDENSE_MATRIX_CHILD": name, "BIDENSE_MATRIX_OUTPUT": str(MATRIX_OUTPUT)}
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", marker, "--durations=5"]
-    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1800)
-    return done.returncode, done.stdout + done.stderr
+def matrix_result(name, timeout_s=len(MATRIX) * MATRIX_TIMEOUT_S):
+    """Waits for the child ``name`` of :data:`MATRIX` to finish; returns ``(exit code, output)``."""
+    assert MATRIX_STARTED.exists(), "the matrix processes start only in a session that selects tests/test_backends.py"
+    path = MATRIX_OUTPUT / f"{name}.result.json"
+    deadline = time.monotonic() + timeout_s
+    while not path.exists():
+        assert time.monotonic() < deadline, f"the matrix child {name} gave no result in {timeout_s} s"
+        time.sleep(1)
+    result = json.loads(path.read_text())
+    return result["returncode"], result["output"]
+
+
+def _run_children():
+    for name, (environment, marker) in MATRIX.items():
+        env = {**os.environ, **environment, "BIDENSE_MATRIX_CHILD": name}
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", marker, "--durations=5"]
+        try:
+            done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                                  timeout=MATRIX_TIMEOUT_S)
+            result = {"returncode": done.returncode, "output": done.stdout + done.stderr}
+        except subprocess.TimeoutExpired as error:
+            result = {"returncode": -1, "output": f"timed out after {MATRIX_TIMEOUT_S} s\n{error.stdout or ''}"}
+        partial = MATRIX_OUTPUT / f".{name}.result.json"
+        partial.write_text(json.dumps(result))
+        partial.replace(MATRIX_OUTPUT / f"{name}.result.json")
+
+
+def _start_matrix():
+    if not MATRIX_STARTED.exists():
+        MATRIX_STARTED.touch()
+        threading.Thread(target=_run_children).start()  # the session's end waits for it, as for the tests
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """Moves the matrix tests last and starts their child processes when any is selected."""
+    """Moves the matrix tests last; without pytest-xdist, starts the matrix when any is selected."""
     matrix_items = [item for item in items if item.module.__name__.endswith("test_backends")]
     if not matrix_items or os.environ.get("BIDENSE_MATRIX_CHILD"):
         return
     items[:] = [item for item in items if item not in matrix_items] + matrix_items
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    for name in MATRIX:
-        MATRIX_RESULTS[name] = pool.submit(_run_child, name)
-    pool.shutdown(wait=False)
+    if not hasattr(config, "workerinput"):  # the only process (a pytest-xdist worker leaves it to the controller)
+        _start_matrix()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    """pytest-xdist's controller: starts the matrix when a worker collected any of its tests."""
+    if any(test_id.startswith("tests/test_backends.py") for test_id in ids):
+        _start_matrix()
 
 
 def write_model_folder(folder, binarization="bidense", weights=b"\x89HDF fake weights", **metadata):

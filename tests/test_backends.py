@@ -2,20 +2,19 @@
 
 Each entry of ``tests.conftest.MATRIX`` is a child ``pytest -m MARKER`` process with its own
 ``KERAS_BACKEND`` (and ``BIDENSE_TEST_DEVICES``); they start after collection and run beside the
-rest of the suite. These tests, moved last, wait for each and fail with its output.
+rest of the suite (tests/conftest.py). These tests, moved last, wait for each and fail with its output.
 """
 
 import re
 
 import pytest
 
-from tests.conftest import MATRIX, MATRIX_RESULTS
+from tests.conftest import MATRIX, MATRIX_OUTPUT, matrix_result
 
 
 @pytest.mark.parametrize("name", sorted(MATRIX))
 def test_matrix_entry_passes(name):
-    assert name in MATRIX_RESULTS, "the matrix processes start only in a full session (tests/conftest.py)"
-    returncode, output = MATRIX_RESULTS[name].result()
+    returncode, output = matrix_result(name)
     summary = output.strip().splitlines()[-1] if output.strip() else ""
     print(f"{name}: {summary}")
     passed = re.search(r"(\d+) passed", summary)
@@ -29,11 +28,10 @@ def test_folder_trained_on_two_jax_devices_scores_the_same_under_tensorflow():
     import keras
 
     from bidense_keras.train import experiment
-    from tests.conftest import MATRIX_OUTPUT
     from tests.test_training import HELD_OUT
 
     assert keras.backend.backend() == "tensorflow"
-    returncode, output = MATRIX_RESULTS["jax-2-devices"].result()
+    returncode, output = matrix_result("jax-2-devices")
     run = MATRIX_OUTPUT / "jax-2-devices"
     assert (run / "metrics.json").is_file(), f"the JAX data-parallel run wrote no metrics:\n{output[-4000:]}"
     trained = json.loads((run / "metrics.json").read_text())

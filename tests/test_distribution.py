@@ -8,7 +8,6 @@ cascades), so runs are compared over two early steps with a small learning rate.
 
 import json
 import os
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -20,6 +19,7 @@ from bidense_keras.backends import devices
 from bidense_keras.train import recipe
 from bidense_keras.train.devices import check_data_parallel, data_parallel
 from bidense_keras.train.losses import SegmentationCrossEntropy
+from tests.conftest import MATRIX_OUTPUT
 
 TINY = {"dims": (16, 32, 64, 128), "depths": (1, 1, 1, 1), "features": 16, "num_classes": 3}
 
@@ -154,7 +154,8 @@ def test_cli_trains_data_parallel_and_saves_a_model_folder(tmp_path):
     from bidense_keras import cli
     from tests.test_training import HELD_OUT, TINY as TINY_ARGS
 
-    run = Path(os.environ.get("BIDENSE_MATRIX_OUTPUT", tmp_path)) / os.environ.get("BIDENSE_MATRIX_CHILD", "run")
+    child = os.environ.get("BIDENSE_MATRIX_CHILD")
+    run = MATRIX_OUTPUT / child if child else tmp_path / "run"  # a matrix child leaves it to tests/test_backends.py
     status = cli.main(["train", "--task", "seg", "--dataset", "synthetic_rooms", "--data-dir", str(run / "data"),
                        "--output", str(run), "--epochs", "1", "--image-size", "48", "64", "--train-samples", "8",
                        "--devices", "2", *TINY_ARGS, *HELD_OUT])

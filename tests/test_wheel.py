@@ -26,6 +26,7 @@ from bidense_keras.presets import DEFAULT_PRESETS
 from bidense_keras.weights import model_arguments
 from tests.conftest import REPO_ROOT, WEIGHTS_DIR
 from tests.hub_server import HubServer
+from tests.side_envs import REPOSITORY_BUILD, exclusive
 
 DEFAULTS_SCRIPT = textwrap.dedent("""
     import sys
@@ -51,8 +52,9 @@ HUB_PRESET = "fp32_upernet_demo_rooms_seg"  # not bundled
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out),
-                    str(REPO_ROOT)], check=True, capture_output=True)
+    with exclusive(REPOSITORY_BUILD):
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                        str(out), str(REPO_ROOT)], check=True, capture_output=True)
     (path,) = out.glob("bidense_keras-*.whl")
     return path
 
