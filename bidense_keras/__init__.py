@@ -8,8 +8,7 @@ from bidense_keras.loader import depth, load, segmentation
 from bidense_keras.models import UperNet
 from bidense_keras.presets import list_presets
 from bidense_keras.stats import model_stats
-
-__version__ = "0.2.0"
+from bidense_keras.version import __version__
 
 __all__ = [
     "BinaryViTBackbone",

@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from bidense_keras import __version__
+from bidense_keras.version import __version__
 from bidense_keras.backbones import CONVNEXT_SIZES, VIT_SIZES
 from bidense_keras.exits import run_command
 from bidense_keras.export.runtime import KERNELS, LCE_PYTHON_ENV

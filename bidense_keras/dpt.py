@@ -39,6 +39,8 @@ class DPT(CheckedImageModel):
         include_preprocessing, input_shape, class_names, palette: as for UperNet.
     """
 
+    family = "dpt"
+
     def __init__(self, task="segmentation", embed_dim=384, depth=12, num_heads=6, features=256,
                  out_channels=(48, 96, 192, 384), num_classes=None, max_depth=None, binarization="bidense",
                  include_preprocessing=True, zero_as_positive=False, input_shape=(None, None, 3),

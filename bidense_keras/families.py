@@ -11,7 +11,7 @@ from bidense_keras.backbones import CONVNEXT_SIZES, VIT_SIZES
 from bidense_keras.dpt import DPT
 from bidense_keras.models import UperNet
 
-FAMILIES = {"upernet": UperNet, "dpt": DPT}
+FAMILIES = {cls.family: cls for cls in (UperNet, DPT)}
 BACKBONE_SIZES = {"upernet": CONVNEXT_SIZES, "dpt": VIT_SIZES}
 MODEL_CLASSES = tuple(FAMILIES.values())
 
@@ -26,9 +26,8 @@ def family_class(family):
 def family_of(model_class):
     """The family name of a model class (or of a model's class)."""
     model_class = model_class if isinstance(model_class, type) else type(model_class)
-    for family, cls in FAMILIES.items():
-        if issubclass(model_class, cls):
-            return family
+    if issubclass(model_class, MODEL_CLASSES):
+        return model_class.family
     raise ValueError(f"{model_class.__name__} is not a bidense_keras model ({', '.join(c.__name__ for c in MODEL_CLASSES)}).")
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import keras
 
 from bidense_keras import download
-from bidense_keras.families import BACKBONE_SIZES, MODEL_CLASSES, check_arguments, family_class, family_of
+from bidense_keras.families import BACKBONE_SIZES, MODEL_CLASSES, check_arguments, family_class
+from bidense_keras.models import CheckedImageModel
 from bidense_keras.presets import FAMILY_DEFAULT_PRESETS, PAPER_BASE_PRESETS, PRESETS, get_preset
 from bidense_keras.transfer import with_overrides
 from bidense_keras.weights import is_model_folder, load_folder
@@ -140,7 +141,7 @@ def load(source, *, pretrained=True, task=None, architecture=None, weights_path=
         raise FileNotFoundError(f"No model folder at {text}.")
     _check_wanted(text, model.task, task, "task")
     if architecture is not None:  # a TFLiteModel names the family it was exported from
-        _check_wanted(text, getattr(model, "family", None) or family_of(model), architecture, "architecture")
+        _check_wanted(text, model.family, architecture, "architecture")
     return model
 
 
@@ -193,3 +194,6 @@ def depth(preset=None, *, pretrained=False, architecture=None, weights_path=None
         A ``keras.Model`` mapping ``(B, H, W, 3)`` images to ``(B, H, W, 1)`` depth in metres.
     """
     return _by_task("depth", preset, pretrained, weights_path, architecture, overrides)
+
+
+CheckedImageModel.preset_loader = staticmethod(load)  # UperNet.from_preset and DPT.from_preset

@@ -54,20 +54,20 @@ def check_head(task, num_classes, max_depth, class_names, palette):
 class CheckedImageModel(keras.Model):
     """A functional model of images whose calls and predictions check their inputs first.
 
-    Subclasses define ``min_input_size``. Arrays given to :meth:`predict` and :meth:`predict_on_batch`
+    Subclasses define ``family`` (the name presets and model folders give it) and ``min_input_size``. Arrays given to :meth:`predict` and :meth:`predict_on_batch`
     are checked by :func:`bidense_keras.inputs.check_image_values` (shape, empty batch, minimum size,
     NaN/inf, [0, 1] range); calls check the batch and static sizes.
     """
+
+    family = None
+    preset_loader = None  # bidense_keras.loader.load, installed by that module (which builds on this one)
 
     @classmethod
     def from_preset(cls, preset, **kwargs):
         """``bidense_keras.load(preset, **kwargs)`` (keras-hub style): a preset name, model folder,
         ``hf://owner/repo[@revision]`` or ``.keras`` file, refused when it holds another model class
         (``UperNet.from_preset`` of a DPT preset); see :func:`bidense_keras.loader.load`."""
-        from bidense_keras.families import family_of  # they import this module: imported on use
-        from bidense_keras.loader import load
-
-        return load(preset, architecture=family_of(cls), **kwargs)  # a preset of another family: refused unbuilt
+        return CheckedImageModel.preset_loader(preset, architecture=cls.family, **kwargs)  # another family: refused
 
     def __call__(self, inputs, *args, **kwargs):
         check_image_batch(inputs, self.min_input_size)
@@ -97,7 +97,7 @@ def imagenet_normalization():
 
 @keras.saving.register_keras_serializable(package="bidense_keras")
 class UperNet(CheckedImageModel):
-    """ConvNeXt + UperNet for semantic segmentation or monocular depth.
+    """ConvNeXt + UperNet for semantic segmentation or monocular depth (family ``"upernet"``).
 
     Input: RGB ``(batch, height, width, 3)``, values in [0, 255] when
     ``include_preprocessing`` (ImageNet normalization built in), else already
@@ -121,6 +121,8 @@ class UperNet(CheckedImageModel):
     The config holds every argument, so ``keras.saving`` round trips (``.keras`` files and
     model folders) rebuild the same model with its class names and palette.
     """
+
+    family = "upernet"
 
     def __init__(
         self,

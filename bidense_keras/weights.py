@@ -31,6 +31,7 @@ from bidense_keras.files import atomic_folder, sha256_of
 from bidense_keras.families import MODEL_CLASSES, class_of_registered_name
 from bidense_keras.models import UperNet
 from bidense_keras.transfer import with_overrides
+from bidense_keras.version import __version__
 
 CONFIG_FILE = "config.json"
 METADATA_FILE = "metadata.json"
@@ -69,8 +70,6 @@ def save_pretrained(model, directory, *, packed=False, **metadata):
     Returns:
         ``directory`` as a :class:`~pathlib.Path`.
     """
-    from bidense_keras import __version__
-
     if packed:
         model = packing.canonicalize(_copy(model))
     elif getattr(model, "optimizer", None) is not None:  # save_weights would store its state too
