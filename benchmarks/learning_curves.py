@@ -3,7 +3,8 @@
     python benchmarks/learning_curves.py --schedule converged
 
 Writes ``benchmarks/results/<report>_curves.json`` (per run, per column of the log: one value per
-epoch, null where the epoch did not measure it) and ``<report>_curves.png``: per task, the training
+epoch, null where the epoch did not measure it; a run without a log in the work directory keeps
+its curves of the committed report) and ``<report>_curves.png``: per task, the training
 and held-out metric against the epoch, one line per binarization. Training metrics are running
 means over the epoch's augmented crops; held-out ones (``--validate``, ``val_*``) are measured
 after the epoch on the held-out scenes at the training size.
@@ -54,6 +55,11 @@ def schedule_curves(schedule, work_dir):
     return {run: log for run, log in curves.items() if log["epoch"]}
 
 
+def reported_curves(path):
+    """``{run name: curves}`` of a committed ``<report>_curves.json`` (empty when there is none)."""
+    return json.loads(Path(path).read_text())["runs"] if Path(path).is_file() else {}
+
+
 def plot(curves, path):
     """One panel per task: the :data:`PLOTTED` metric, training (dashed) and held-out (solid) per run."""
     import matplotlib
@@ -90,12 +96,13 @@ def main(argv=None):
     parser.add_argument("--work-dir", type=Path, help="default: outputs/demo_training/<schedule>")
     args = parser.parse_args(argv)
     schedule = SCHEDULES[args.schedule]
-    curves = schedule_curves(schedule, args.work_dir or ROOT / "outputs" / "demo_training" / args.schedule)
+    stem = RESULTS / f"{schedule.report}_curves"
+    logged = schedule_curves(schedule, args.work_dir or ROOT / "outputs" / "demo_training" / args.schedule)
+    curves = {**reported_curves(stem.with_suffix(".json")), **logged}  # a run's new log replaces its old curves
     if not curves:
         print(f"no run of the {args.schedule} schedule has a log yet", file=sys.stderr)
         return 1
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / f"{schedule.report}_curves"
     write_text_atomic(stem.with_suffix(".json"), json.dumps(
         {"command": f"python benchmarks/learning_curves.py --schedule {args.schedule}", "runs": curves}, indent=2) + "\n")
     plot(curves, stem.with_suffix(".png"))

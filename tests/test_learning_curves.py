@@ -45,3 +45,18 @@ def test_no_log_is_an_error_not_an_empty_report(learning_curves, tmp_path, capsy
     assert learning_curves.main(["--schedule", "dpt", "--work-dir", str(tmp_path / "empty")]) == 1
     assert "no run of the dpt schedule has a log yet" in capsys.readouterr().err
     assert not (tmp_path / "results").exists()
+
+
+def test_a_run_without_a_log_keeps_its_committed_curves(learning_curves, tmp_path):
+    """Logs of runs trained in an earlier checkout are gone; their curves stay, a new log replaces a run's."""
+    results = tmp_path / "results"
+    results.mkdir()
+    committed = {"segmentation_bidense": {"epoch": [1, 2], "mean_iou": [0.2, 0.3]},
+                 "segmentation_fp32": {"epoch": [1], "mean_iou": [0.25]}}
+    (results / "demo_training_converged_curves.json").write_text(json.dumps({"runs": committed}))
+    work = tmp_path / "work"
+    _log(work, "segmentation_fp32", "epoch,mean_iou\n0,0.26\n1,0.33\n")  # trained again from the start
+    assert learning_curves.main(["--schedule", "converged", "--work-dir", str(work)]) == 0
+    runs = json.loads((results / "demo_training_converged_curves.json").read_text())["runs"]
+    assert runs == {"segmentation_bidense": committed["segmentation_bidense"],
+                    "segmentation_fp32": {"epoch": [1, 2], "mean_iou": [0.26, 0.33]}}
