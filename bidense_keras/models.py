@@ -54,9 +54,10 @@ def check_head(task, num_classes, max_depth, class_names, palette):
 class CheckedImageModel(keras.Model):
     """A functional model of images whose calls and predictions check their inputs first.
 
-    Subclasses define ``family`` (the name presets and model folders give it) and ``min_input_size``. Arrays given to :meth:`predict` and :meth:`predict_on_batch`
-    are checked by :func:`bidense_keras.inputs.check_image_values` (shape, empty batch, minimum size,
-    NaN/inf, [0, 1] range); calls check the batch and static sizes.
+    Subclasses define ``family`` (the name presets and model folders give it) and ``min_input_size``.
+    Arrays given to :meth:`predict` and :meth:`predict_on_batch` are checked by
+    :func:`bidense_keras.inputs.check_image_values` (shape, empty batch, minimum size, NaN/inf,
+    [0, 1] range); calls check the batch and static sizes.
     """
 
     family = None
