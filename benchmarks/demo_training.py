@@ -170,7 +170,8 @@ def publish(schedule, work_dir, finished, only=None):
 
     The card and the registry entry are rewritten, and new weights get a new quick check. Runs known
     only from the committed report (no run folder) keep their published weights; their metadata, card
-    and registry entry are refreshed. A folder is replaced as a whole, never half-copied. A folder
+    and registry entry are refreshed, unless the card records another run (another training time):
+    then the folder is left alone. A folder is replaced as a whole, never half-copied. A folder
     published packed stays packed: new weights are packed before they replace it, and its card's
     metrics are measured again (packing changes them); without new weights its measured metrics stay.
     """
@@ -184,6 +185,9 @@ def publish(schedule, work_dir, finished, only=None):
     for run, preset in schedule.presets.items():
         trained, target = Path(work_dir) / "runs" / run / "model", ROOT / "weights" / preset
         if (only and run not in only) or run not in finished or not (trained.is_dir() or target.is_dir()):
+            continue
+        if not trained.is_dir() and not _published_from(target, finished[run]):
+            print(f"{preset}: kept as it is, its weights come from another run than the report's {run}", flush=True)
             continue
         packed, copied = (target / PACKED_FILE).is_file(), trained.is_dir()
         if copied:
@@ -210,6 +214,14 @@ def publish(schedule, work_dir, finished, only=None):
             record_quick_check(target, Path(work_dir) / "publish_check")
         write_model_card(target)
         update_registry(target)
+
+
+def _published_from(folder, metrics):
+    """Whether the card in ``folder`` is of the run reported as ``metrics`` (same training time, or none recorded)."""
+    from bidense_keras.weights import METADATA_FILE
+
+    card = json.loads((Path(folder) / METADATA_FILE).read_text()).get("metrics", {})
+    return card.get("train_seconds") in (None, metrics.get("train_seconds"))
 
 
 FAMILY_WORDS = {"upernet": "ConvNeXt UperNet", "dpt": "binary-ViT DPT"}

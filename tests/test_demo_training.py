@@ -60,6 +60,19 @@ def test_publish_copies_trained_runs_and_refreshes_reported_ones(demo_training, 
     assert measurements == [("record_quick_check", "fp32_upernet_demo_rooms_seg_5ep")]  # the new weights only
 
 
+def test_publish_leaves_a_preset_whose_card_records_another_run(demo_training, tmp_path, measurements):
+    published = tmp_path / "repo" / "weights" / "fp32_upernet_demo_rooms_seg"
+    _model_folder(published, "fp32", b"5-epoch fp32 weights")
+    metadata = json.loads((published / "metadata.json").read_text())
+    (published / "metadata.json").write_text(json.dumps({**metadata, "metrics": {"mIoU": 0.41, "train_seconds": 1741.6}}))
+    before = {p.name: p.read_bytes() for p in published.iterdir()}
+    reported = {"segmentation_fp32": {"mIoU": 0.72, "train_seconds": 5966.0}}  # converged run, its folder gone
+    demo_training.publish(demo_training.SCHEDULES["converged"], tmp_path / "work", reported)
+
+    assert {p.name: p.read_bytes() for p in published.iterdir()} == before
+    assert not (tmp_path / "registry.json").exists() and measurements == []
+
+
 def test_publish_keeps_a_packed_preset_packed_and_measures_it_again(demo_training, tmp_path, measurements):
     work = tmp_path / "work"
     _model_folder(work / "runs" / "depth_bidense" / "model", "bidense", b"new bidense weights")
