@@ -8,10 +8,13 @@ The schedules share the paper's recipe (AdamW + one-cycle):
   UperNet-vs-DPT comparison.
 
 Runs of a schedule go one after the other with the same data, schedule and seed; a finished
-run (``metrics.json`` present) is skipped and an interrupted one resumes from its backup, so
-the script can be restarted at will:
+run (``metrics.json`` present, or in the committed report) is skipped and an interrupted one
+resumes from its backup, so the script can be restarted at will:
 
     nohup python benchmarks/demo_training.py --schedule converged > converged.log 2>&1 &
+
+``--retrain --only RUN`` trains a run the committed report already has (e.g. to publish its
+weights when the run folder is gone).
 
 Results: ``<work-dir>/runs/<task>_<binarization>/`` (model folder, log.csv, metrics.json) and
 ``benchmarks/results/<report>.json`` + ``.md``.
@@ -115,10 +118,11 @@ def reported_runs(schedule):
     return report.get("runs", {})
 
 
-def run_all(schedule, work_dir, only=None, train=True):
+def run_all(schedule, work_dir, only=None, train=True, retrain=False):
     """Trains each missing run of ``schedule`` (of ``only``, default all, unless ``train`` is False).
 
-    A run is finished when its ``metrics.json`` exists or the committed report already has it.
+    A run is finished when its ``metrics.json`` exists or the committed report already has it (with
+    ``retrain``, the report's entries of the runs asked for are forgotten: they train again).
 
     Returns:
         ``{run name: metrics}`` of every finished run.
@@ -127,7 +131,8 @@ def run_all(schedule, work_dir, only=None, train=True):
     from bidense_keras.train import experiment
     from bidense_keras.weights import load_folder
 
-    finished = reported_runs(schedule)
+    finished = {name: metrics for name, metrics in reported_runs(schedule).items()
+                if not (retrain and (not only or name in only))}
     for task, binarization in schedule.runs:
         name = f"{task}_{binarization}"
         run_dir = Path(work_dir) / "runs" / name
@@ -288,10 +293,12 @@ def main(argv=None):
     parser.add_argument("--only", nargs="*", help="run names to train (and publish), e.g. segmentation_bidense")
     parser.add_argument("--publish", action="store_true", help="copy finished runs to weights/ and pin them")
     parser.add_argument("--skip-training", action="store_true", help="only report (and publish) finished runs")
+    parser.add_argument("--retrain", action="store_true",
+                        help="train the runs asked for again even if the committed report has them")
     args = parser.parse_args(argv)
     schedule = SCHEDULES[args.schedule]
     work_dir = args.work_dir or ROOT / "outputs" / "demo_training" / args.schedule
-    finished = run_all(schedule, work_dir, args.only, train=not args.skip_training)
+    finished = run_all(schedule, work_dir, args.only, train=not args.skip_training, retrain=args.retrain)
     if args.publish:
         publish(schedule, work_dir, finished, args.only)
     report = {"command": f"python benchmarks/demo_training.py --schedule {args.schedule}", **settings(schedule),

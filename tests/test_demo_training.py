@@ -73,6 +73,29 @@ def test_publish_leaves_a_preset_whose_card_records_another_run(demo_training, t
     assert not (tmp_path / "registry.json").exists() and measurements == []
 
 
+def test_retrain_trains_a_reported_run_again_and_keeps_the_others(demo_training, tmp_path, monkeypatch):
+    from bidense_keras.train import experiment
+
+    schedule = demo_training.SCHEDULES["converged"]
+    monkeypatch.setattr(demo_training, "RESULTS", tmp_path / "results")
+    reported = {"segmentation_fp32": {"mIoU": 0.72}, "depth_fp32": {"d1": 0.80}}
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / f"{schedule.report}.json").write_text(
+        json.dumps({**demo_training.settings(schedule), "runs": reported}))
+    trained = []
+
+    def fake_train(task, dataset, data_dir, run_dir, binarization, **recipe):
+        Path(run_dir).mkdir(parents=True)
+        trained.append(f"{task}_{binarization}")
+        return {"d1": 0.81}
+
+    monkeypatch.setattr(experiment, "train", fake_train)
+    assert demo_training.run_all(schedule, tmp_path / "work", only=["depth_fp32"]) == reported and trained == []
+    finished = demo_training.run_all(schedule, tmp_path / "work", only=["depth_fp32"], retrain=True)
+    assert trained == ["depth_fp32"]
+    assert finished == {"segmentation_fp32": {"mIoU": 0.72}, "depth_fp32": {"d1": 0.81}}
+
+
 def test_publish_keeps_a_packed_preset_packed_and_measures_it_again(demo_training, tmp_path, measurements):
     work = tmp_path / "work"
     _model_folder(work / "runs" / "depth_bidense" / "model", "bidense", b"new bidense weights")
