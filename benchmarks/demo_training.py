@@ -122,7 +122,8 @@ def run_all(schedule, work_dir, only=None, train=True, retrain=False):
     """Trains each missing run of ``schedule`` (of ``only``, default all, unless ``train`` is False).
 
     A run is finished when its ``metrics.json`` exists or the committed report already has it (with
-    ``retrain``, the report's entries of the runs asked for are forgotten: they train again).
+    ``retrain``, the report's entries of the runs asked for are forgotten, so they train again unless
+    their run folder already holds a ``metrics.json``: that of the new run, which resumes).
 
     Returns:
         ``{run name: metrics}`` of every finished run.
@@ -222,7 +223,11 @@ def publish(schedule, work_dir, finished, only=None):
 
 
 def _published_from(folder, metrics):
-    """Whether the card in ``folder`` is of the run reported as ``metrics`` (same training time, or none recorded)."""
+    """Whether the card in ``folder`` is of the run reported as ``metrics``.
+
+    The training time (seconds, as the run measured it) serves as the run's fingerprint; a card
+    without one counts as the run's.
+    """
     from bidense_keras.weights import METADATA_FILE
 
     card = json.loads((Path(folder) / METADATA_FILE).read_text()).get("metrics", {})
@@ -294,8 +299,10 @@ def main(argv=None):
     parser.add_argument("--publish", action="store_true", help="copy finished runs to weights/ and pin them")
     parser.add_argument("--skip-training", action="store_true", help="only report (and publish) finished runs")
     parser.add_argument("--retrain", action="store_true",
-                        help="train the runs asked for again even if the committed report has them")
+                        help="train the runs of --only again even if the committed report has them")
     args = parser.parse_args(argv)
+    if args.retrain and (args.skip_training or not args.only):
+        parser.error("--retrain trains the runs named by --only again: give --only RUN ..., without --skip-training")
     schedule = SCHEDULES[args.schedule]
     work_dir = args.work_dir or ROOT / "outputs" / "demo_training" / args.schedule
     finished = run_all(schedule, work_dir, args.only, train=not args.skip_training, retrain=args.retrain)

@@ -96,6 +96,13 @@ def test_retrain_trains_a_reported_run_again_and_keeps_the_others(demo_training,
     assert finished == {"segmentation_fp32": {"mIoU": 0.72}, "depth_fp32": {"d1": 0.81}}
 
 
+@pytest.mark.parametrize("argv", [["--retrain"], ["--retrain", "--only"], ["--retrain", "--skip-training", "--only", "depth_fp32"]])
+def test_retrain_needs_runs_to_train(demo_training, argv, capsys):
+    with pytest.raises(SystemExit):
+        demo_training.main(["--schedule", "converged", *argv])
+    assert "--retrain trains the runs named by --only" in capsys.readouterr().err
+
+
 def test_publish_keeps_a_packed_preset_packed_and_measures_it_again(demo_training, tmp_path, measurements):
     work = tmp_path / "work"
     _model_folder(work / "runs" / "depth_bidense" / "model", "bidense", b"new bidense weights")
