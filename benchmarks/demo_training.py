@@ -192,9 +192,6 @@ def publish(schedule, work_dir, finished, only=None):
         trained, target = Path(work_dir) / "runs" / run / "model", ROOT / "weights" / preset
         if (only and run not in only) or run not in finished or not (trained.is_dir() or target.is_dir()):
             continue
-        if not trained.is_dir() and not _published_from(target, finished[run]):
-            print(f"{preset}: kept as it is, its weights come from another run than the report's {run}", flush=True)
-            continue
         packed, copied = (target / PACKED_FILE).is_file(), trained.is_dir()
         if copied:
             with atomic_folder(target) as partial:
@@ -204,6 +201,10 @@ def publish(schedule, work_dir, finished, only=None):
         task, binarization = run.split("_", 1)
         metadata_path = target / METADATA_FILE
         metadata = json.loads(metadata_path.read_text())
+        recorded = metadata.get("metrics", {}).get("train_seconds")  # a run's training time fingerprints it
+        if not copied and recorded not in (None, finished[run].get("train_seconds")):
+            print(f"{preset}: kept as it is, its weights come from another run than the report's {run}", flush=True)
+            continue
         metadata.update(
             description=f"Demo {task} model (binarization `{binarization}`) trained on procedural synthetic "
             f"rooms by bidense_keras: a small {FAMILY_WORDS[schedule.family]} that shows the pipeline end to end.",
@@ -220,18 +221,6 @@ def publish(schedule, work_dir, finished, only=None):
             record_quick_check(target, Path(work_dir) / "publish_check")
         write_model_card(target)
         update_registry(target)
-
-
-def _published_from(folder, metrics):
-    """Whether the card in ``folder`` is of the run reported as ``metrics``.
-
-    The training time (seconds, as the run measured it) serves as the run's fingerprint; a card
-    without one counts as the run's.
-    """
-    from bidense_keras.weights import METADATA_FILE
-
-    card = json.loads((Path(folder) / METADATA_FILE).read_text()).get("metrics", {})
-    return card.get("train_seconds") in (None, metrics.get("train_seconds"))
 
 
 FAMILY_WORDS = {"upernet": "ConvNeXt UperNet", "dpt": "binary-ViT DPT"}
