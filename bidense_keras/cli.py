@@ -14,7 +14,8 @@ from bidense_keras.version import __version__
 from bidense_keras.backbones import CONVNEXT_SIZES, VIT_SIZES
 from bidense_keras.exits import run_command
 from bidense_keras.export.runtime import KERNELS, LCE_PYTHON_ENV
-from bidense_keras.files import atomic_path, write_text_atomic
+from bidense_keras.predict import MAX_PREDICT_PIXELS
+from bidense_keras.files import atomic_path, check_replaceable, write_text_atomic
 from bidense_keras.train.devices import PRECISIONS
 
 MODEL_HELP = "a preset, a model folder, hf://owner/repo[@revision] or a .keras file"
@@ -31,10 +32,22 @@ def positive_int(text):
     return value
 
 
+def positive_float(text):
+    """argparse type: a finite number > 0 (``nan``, ``inf`` and negative values are refused)."""
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+OVERWRITE_HELP = "replace or write beside files that bidense-keras did not write (never deletes them)"
+
+
 def _demo(args):
     from bidense_keras.demo import run_demo
 
-    out = run_demo(args.out, segmentation=args.seg_model, depth=args.depth_model, scenes=args.scenes, truth=args.truth)
+    out = run_demo(args.out, segmentation=args.seg_model, depth=args.depth_model, scenes=args.scenes, truth=args.truth,
+                   overwrite=args.overwrite)
     print(f"wrote {out}")
 
 
@@ -47,7 +60,7 @@ def _predict(args):
     model = load(args.model, **(options if str(args.model).endswith(".tflite") else {}))
     if hasattr(model, "kernel"):
         print(f"LCE kernel {model.kernel}, XNNPACK {'on' if model.xnnpack else 'off'}, {model.num_threads} thread(s)")
-    written = predict_files(model, inputs, args.out)
+    written = predict_files(model, inputs, args.out, overwrite=args.overwrite, max_pixels=args.max_pixels)
     print(f"wrote {len(written)} panels to {args.out}")
 
 
@@ -62,7 +75,8 @@ def _export(args):
     size = tuple(args.size)
     print(f"converting {args.model} at {size[0]}x{size[1]} with Larq Compute Engine ...", flush=True)
     samples = np.stack([synthetic_rooms.render(seed, *size)["image"] for seed in range(args.samples)])
-    report = to_tflite(model, args.output, size, samples.astype("float32"), metadata={"source": str(args.model)})
+    report = to_tflite(model, args.output, size, samples.astype("float32"), metadata={"source": str(args.model)},
+                       overwrite=args.overwrite)
     print(f"wrote {report['path']} ({report['size_bytes']:,} bytes, input {size[0]}x{size[1]}) and {report['sidecar']}")
     print("ops: " + ", ".join(f"{name} {count}" for name, count in sorted(report["ops"].items())))
     compared = {"twin_": "Keras model vs its deployable twin", "tflite_": "LCE flatbuffer vs the twin"}
@@ -124,10 +138,11 @@ def _download(args):
 
     from bidense_keras.files import atomic_folder
     from bidense_keras.loader import pretrained_folder
+    from bidense_keras.weights import FOLDER_FILES
 
     source = pretrained_folder(args.preset)
     target = Path(args.directory) / args.preset
-    with atomic_folder(target) as partial:
+    with atomic_folder(target, FOLDER_FILES, args.overwrite) as partial:
         for path in sorted(source.iterdir()):
             if path.is_file():
                 shutil.copyfile(path, partial / path.name)  # the cache holds symlinks: copy their bytes
@@ -141,14 +156,18 @@ def _convert(args):
     out = Path(args.output)
     if args.packed and out.name.endswith(".weights.h5"):
         raise ValueError("--packed writes a model folder: give a folder, not OUT.weights.h5.")
+    config_path = out.with_name(out.name[: -len(".weights.h5")] + ".config.json")
+    if out.name.endswith(".weights.h5"):  # refused before the (slow) conversion
+        for path in (out, config_path):
+            check_replaceable(path, args.overwrite)
     model = from_official_checkpoint(args.checkpoint, task=args.task, max_depth=args.max_depth)
     if not out.name.endswith(".weights.h5"):  # a model folder, as predict/export/evaluate take
-        print(f"wrote model folder {save_pretrained(model, out, packed=args.packed, source=str(args.checkpoint))}")
+        folder = save_pretrained(model, out, packed=args.packed, overwrite=args.overwrite, source=str(args.checkpoint))
+        print(f"wrote model folder {folder}")
         return
-    config_path = out.with_name(out.name[: -len(".weights.h5")] + ".config.json")
-    with atomic_path(out) as partial:
+    with atomic_path(out, overwrite=args.overwrite) as partial:
         model.save_weights(partial)
-    write_text_atomic(config_path, json.dumps(model.get_config(), indent=2))
+    write_text_atomic(config_path, json.dumps(model.get_config(), indent=2), overwrite=args.overwrite)
     print(f"wrote {out} and {config_path}")
 
 
@@ -189,7 +208,7 @@ def _train(args):
         TASK_NAMES[args.task], args.dataset, args.data_dir, args.output, args.epochs, args.batch_size,
         args.lr, tuple(args.image_size), preset=args.preset, seed=args.seed, synthetic=synthetic,
         devices=args.devices, accumulate=args.accumulate, precision=args.precision, init=args.init,
-        validate=args.validate, **_architecture(args),
+        validate=args.validate, overwrite=args.overwrite, **_architecture(args),
     )
     print(f"model saved in {Path(args.output) / 'model'}; held-out metrics:")
     _print_metrics(metrics)
@@ -201,6 +220,8 @@ def _evaluate(args):
 
     synthetic = {"val_samples": args.val_samples, "height": args.render_size[0],
                  "width": args.render_size[1], "seed": args.seed}
+    if args.out:
+        check_replaceable(args.out, args.overwrite)  # before the evaluation, not after it
     model = load(args.model)
     if args.as_exported:
         if not hasattr(model, "get_config"):
@@ -211,7 +232,7 @@ def _evaluate(args):
     metrics = experiment.evaluate(model, args.dataset, args.data_dir, args.batch_size, synthetic=synthetic)
     _print_metrics(metrics)
     if args.out:
-        write_text_atomic(args.out, json.dumps(metrics, indent=2) + "\n")
+        write_text_atomic(args.out, json.dumps(metrics, indent=2) + "\n", overwrite=args.overwrite)
         print(f"wrote {args.out}")
 
 
@@ -246,7 +267,7 @@ def _add_train_arguments(train):
     train.add_argument("--features", type=positive_int, help="decoder width (from scratch)")
     train.add_argument("--binarization", choices=BINARIZATIONS, help="binarization variant (from scratch)")
     train.add_argument("--epochs", type=positive_int, default=50, help="passes over the training split")
-    train.add_argument("--lr", type=float, default=1e-4, help="peak learning rate of the one-cycle schedule")
+    train.add_argument("--lr", type=positive_float, default=1e-4, help="peak learning rate of the one-cycle schedule")
     train.add_argument("--image-size", type=positive_int, nargs=2, default=(192, 256), metavar=("H", "W"),
                        help="training crop")
     train.add_argument("--train-samples", type=positive_int, default=2000, help="synthetic_rooms training size")
@@ -257,6 +278,7 @@ def _add_train_arguments(train):
     train.add_argument("--precision", choices=PRECISIONS, help="Keras dtype policy (default float32)")
     train.add_argument("--validate", action="store_true", help="evaluate the held-out split (resized to "
                        "--image-size) after each epoch: val_* columns of log.csv, learning curves")
+    train.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
 
 
 def build_parser():
@@ -277,6 +299,7 @@ def build_parser():
     demo.add_argument("--depth-model", help=f"depth model: {MODEL_HELP} (default: the default preset)")
     demo.add_argument("--scenes", type=positive_int, default=1, help="held-out rooms to show, one per row")
     demo.add_argument("--truth", action="store_true", help="show each room's true classes and depth beside the predictions")
+    demo.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
 
     predict = command("predict", _predict, "predict on images; write coloured maps and panels")
     predict.add_argument("inputs", nargs="+", help="image files and/or folders")
@@ -288,19 +311,24 @@ def build_parser():
                          "convs on maps smaller than their kernel (wrong on x86 except with reference)")
     predict.add_argument("--no-xnnpack", dest="xnnpack", action="store_false",
                          help="run the float ops without TFLite's XNNPACK delegate (.tflite)")
+    predict.add_argument("--max-pixels", type=positive_int, default=MAX_PREDICT_PIXELS,
+                         help="refuse larger images (memory grows with the pixels: about 0.8 kB each)")
+    predict.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
 
     export = command("export", _export, "LCE TFLite flatbuffer with bitpacked binary convs")
     export.add_argument("model", help=MODEL_HELP)
     export.add_argument("output", help="OUT.tflite (OUT.json is written beside it)")
     export.add_argument("--size", type=positive_int, nargs=2, default=(240, 320), metavar=("HEIGHT", "WIDTH"),
                         help="input size of the flatbuffer")
-    export.add_argument("--samples", type=int, default=4, help="synthetic images to measure the twin's error")
+    export.add_argument("--samples", type=positive_int, default=4, help="synthetic images to measure the twin's error")
+    export.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
 
     evaluate = command("evaluate", _evaluate, "held-out metrics of a model or flatbuffer; prints and writes JSON")
     evaluate.add_argument("model", help=f"{MODEL_HELP}, or OUT.tflite from export (run by the LCE interpreter, "
                           "see lce-runtime)")
     _add_data_arguments(evaluate)
     evaluate.add_argument("--out", help="metrics JSON path")
+    evaluate.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     evaluate.add_argument("--as-exported", action="store_true",
                           help="evaluate the deployable twin that `export` converts (DAB scale after each conv, "
                           "sign(0) = +1) at the images' own size; the flatbuffer itself runs at its export size")
@@ -311,13 +339,16 @@ def build_parser():
     convert.add_argument("checkpoint", help=".ckpt, .pth/.pt or .npz")
     convert.add_argument("output", help="a model folder, or OUT.weights.h5 (OUT.config.json is written beside it)")
     convert.add_argument("--task", choices=("segmentation", "depth"), help="default: inferred from the checkpoint")
-    convert.add_argument("--max-depth", type=float, default=10.0, help="depth range of a depth checkpoint, metres")
+    convert.add_argument("--max-depth", type=positive_float, default=10.0,
+                         help="depth range of a depth checkpoint, metres")
     convert.add_argument("--packed", action="store_true",
                          help="also store the binary kernels as bits (model.bits.npz, ~1/23 of the .h5 for ConvNeXt-T)")
+    convert.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
 
     download = command("download", _download, "fetch a preset's verified folder, e.g. for offline use")
     download.add_argument("preset", help="a preset with published weights")
     download.add_argument("directory", help="writes DIRECTORY/<preset>/")
+    download.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
 
     info = command("info", _info, "parameter, MAC and size counts of a model; without one, the versions, Keras "
                    "backend and devices")

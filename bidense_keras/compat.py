@@ -56,11 +56,13 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     truncated file (a truncated metadata JSON even stops the resume). Here each file is written
     under a temporary name and renamed; the previous pair is kept as ``*.bkp`` first, which Keras
     falls back to when the latest weights cannot be read. Overrides Keras' private ``_save_model``
-    (same attributes as Keras 3.10-3.15).
+    (same attributes as Keras 3.10-3.15). The backup outlives the end of ``fit`` (Keras deletes it
+    there, before the caller has saved the trained model): :func:`bidense_keras.train.recipe.fit`
+    removes it once the run's result is safe.
     """
 
     def __init__(self, backup_dir, **kwargs):
-        super().__init__(backup_dir, double_checkpoint=True, **kwargs)
+        super().__init__(backup_dir, double_checkpoint=True, delete_checkpoint=False, **kwargs)
 
     def _save_model(self):
         os.makedirs(self.backup_dir, exist_ok=True)

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bidense_keras import visualize
+from bidense_keras import pictures, visualize
+from bidense_keras.files import check_replaceable
 from bidense_keras.loader import load
 from bidense_keras.presets import DEFAULT_PRESETS, PRESETS, get_preset
 from bidense_keras.datasets import synthetic_rooms
@@ -21,7 +22,7 @@ def _model(source, task):
 
 
 def run_demo(out_path, height=240, width=320, seed=HELD_OUT_SEED, segmentation=None, depth=None, scenes=1,
-             truth=False):
+             truth=False, overwrite=False):
     """Renders held-out synthetic rooms, predicts segmentation and depth, writes one row per room.
 
     Args:
@@ -33,16 +34,22 @@ def run_demo(out_path, height=240, width=320, seed=HELD_OUT_SEED, segmentation=N
         scenes: how many rooms (rows), 1 to :data:`MAX_SCENES`.
         truth: put each room's true classes and depth beside the predictions (the segmentation
             model must know synthetic_rooms' classes).
+        overwrite: replace an existing ``out_path`` that the package did not write (a picture of an
+            earlier demo is replaced without it).
 
     Returns:
         ``out_path``.
 
     Raises:
-        ValueError: a model of the other task, ``scenes`` out of range, or ``truth`` with a
-            segmentation model of other classes.
+        ValueError: a model of the other task, ``scenes`` out of range, ``truth`` with a
+            segmentation model of other classes, or an ``out_path`` that is not a ``.png`` file name.
+        bidense_keras.files.OutputExistsError: ``out_path`` is a file the package did not write.
     """
     if not 1 <= scenes <= MAX_SCENES:
         raise ValueError(f"scenes must be between 1 and {MAX_SCENES}; got {scenes}.")
+    if Path(out_path).suffix.lower() != ".png" or Path(out_path).is_dir():
+        raise ValueError(f"The demo writes one PNG picture: give a file name ending in .png, not {str(out_path)!r}.")
+    check_replaceable(out_path, overwrite, pictures.written_by_package)  # before the models load
     segmenter, seg_title = _model(segmentation or DEFAULT_PRESETS["segmentation"], "segmentation")
     estimator, depth_title = _model(depth or DEFAULT_PRESETS["depth"], "depth")
     if truth and tuple(segmenter.class_names or ()) != synthetic_rooms.CLASS_NAMES:
@@ -60,5 +67,4 @@ def run_demo(out_path, height=240, width=320, seed=HELD_OUT_SEED, segmentation=N
     shown = [0, 2, 4] if not truth else [0, 1, 2, 3, 4]
     figure = visualize.grid_figure([[row[i] for i in shown] for row in rows], [titles[i] for i in shown],
                                    segmenter.class_names, segmenter.palette, estimator.max_depth)
-    figure.savefig(out_path)
-    return out_path
+    return pictures.save_figure(figure, out_path, overwrite)

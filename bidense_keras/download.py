@@ -16,11 +16,14 @@ import time): ``HF_ENDPOINT`` (Hub address), ``HF_HUB_OFFLINE`` (cache only),
 
 import json
 import os
+import re
 from pathlib import Path
 
 import httpx2
 import huggingface_hub
+from huggingface_hub.utils import validate_repo_id
 from huggingface_hub.errors import (
+    HFValidationError,
     HfHubHTTPError,
     LocalEntryNotFoundError,
     RemoteEntryNotFoundError,
@@ -116,6 +119,42 @@ def verify_file(path, expected, label):
     return path
 
 
+# A git ref or commit: letters, digits and ._/- in components that neither start with "." nor are empty
+# (git check-ref-format), so a revision can never name a path outside the cache's refs/ folder.
+_REVISION = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9._\-]*(/[A-Za-z0-9_\-][A-Za-z0-9._\-]*)*")
+
+
+def check_hub_address(repo_id, revision):
+    """Raises a ValueError unless ``repo_id`` is a Hub repository id (``owner/name``, as ``huggingface_hub``
+    validates it) and ``revision`` a branch, tag or commit name that cannot leave the cache (no ``..``)."""
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        raise ValueError(f"{repo_id!r} is not a Hub repository id: {error}") from error
+    if not isinstance(revision, str) or not _REVISION.fullmatch(revision) or revision.endswith(".lock"):
+        raise ValueError(f"{revision!r} is not a Hub revision (a branch, tag or commit: letters, digits and ._/-, "
+                         "no component starting with '.').")
+
+
+def _hub_timeout():
+    """Seconds to wait for the Hub's first answer (``HF_HUB_ETAG_TIMEOUT``, default 10), read at call time."""
+    try:
+        return float(os.environ.get("HF_HUB_ETAG_TIMEOUT", 10))
+    except ValueError:
+        return 10.0
+
+
+def _probe(repo_id, filename, revision, endpoint, cache_dir):
+    """Asks the Hub once for the file's metadata, within :func:`_hub_timeout` and without retries, unless the
+    cache has it: a Hub that never answers fails here in seconds (``hf_hub_download`` alone retries with
+    longer timeouts for minutes when nothing is cached)."""
+    if _offline() or huggingface_hub.try_to_load_from_cache(repo_id, filename, cache_dir, revision) is not None:
+        return
+    url = huggingface_hub.hf_hub_url(repo_id, filename, revision=revision, endpoint=endpoint)
+    huggingface_hub.get_hf_file_metadata(url, token=os.environ.get("HF_TOKEN") or None, timeout=_hub_timeout(),
+                                         endpoint=endpoint, retry_on_errors=False)
+
+
 def _offline():
     return os.environ.get("HF_HUB_OFFLINE", "").upper() in {"1", "ON", "YES", "TRUE"}
 
@@ -148,9 +187,11 @@ def download_file(repo_id, filename, revision, expected, cache_dir=None, label=N
             fails verification is removed from the cache, so the next call downloads it again.
     """
     label = label or repo_id
+    check_hub_address(repo_id, revision)
     endpoint = os.environ.get("HF_ENDPOINT") or None
     where = f"{filename} of {repo_id}@{revision}"
     try:
+        _probe(repo_id, filename, revision, endpoint, cache_dir)
         path = Path(
             huggingface_hub.hf_hub_download(
                 repo_id,
@@ -181,6 +222,10 @@ def download_file(repo_id, filename, revision, expected, cache_dir=None, label=N
             f"{label}: could not get {where} from {endpoint or 'the Hub'} ({error.__cause__ or error}) and it is "
             f"not in the cache: check the connection or HF_ENDPOINT and retry, {LOCAL_HINT}."
         ) from error
+    except httpx2.TimeoutException as error:
+        raise WeightsError(f"{label}: {endpoint or 'the Hub'} did not answer within {_hub_timeout():g} s while fetching "
+                           f"{where} ({error}); check the connection, HF_ENDPOINT or HF_HUB_ETAG_TIMEOUT and retry, "
+                           f"{LOCAL_HINT}.") from error
     except (HfHubHTTPError, httpx2.TransportError, OSError) as error:
         raise WeightsError(f"{label}: downloading {where} failed ({error}); retry, {LOCAL_HINT}.") from error
     if expected is not None:
@@ -271,12 +316,14 @@ def resolve_uri(uri, cache_dir=None):
     for user repositories by the registry: loading checks the weights against the config.
 
     Raises:
+        ValueError: an address whose repository id or revision is malformed (``@../..`` included).
         WeightsError: when a required file cannot be downloaded.
     """
     repo_id, _, revision = str(uri).removeprefix("hf://").partition("@")
     if repo_id.count("/") != 1 or not all(repo_id.split("/")):
         raise ValueError(f"{uri!r} is not a Hub address; write hf://owner/repo or hf://owner/repo@revision.")
     revision = revision or "main"
+    check_hub_address(repo_id, revision)
     config = download_file(repo_id, CONFIG_FILE, revision, None, cache_dir)
     metadata = _optional_file(repo_id, METADATA_FILE, revision, cache_dir)
     packed = metadata is not None and PACKED_PIN in json.loads(metadata.read_text())

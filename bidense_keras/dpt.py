@@ -8,7 +8,7 @@ from bidense_keras.backbones.vit import PATCH_SIZE, BinaryViTBackbone
 from bidense_keras.decoders.dpt import dpt_decoder
 from bidense_keras.heads import task_head
 from bidense_keras.layers import BiDenseConv2D
-from bidense_keras.models import CheckedImageModel, check_head, imagenet_normalization
+from bidense_keras.models import CheckedImageModel, check_head, check_widths, imagenet_normalization
 from bidense_keras.variants import conv_options
 
 # fp32: the full-precision twin, float ViT and decoder; bidense_deployable: the decoder's DAB scales after
@@ -46,6 +46,7 @@ class DPT(CheckedImageModel):
                  include_preprocessing=True, zero_as_positive=False, input_shape=(None, None, 3),
                  class_names=None, palette=None, **kwargs):
         check_head(task, num_classes, max_depth, class_names, palette)
+        check_widths(embed_dim=embed_dim, depth=depth, num_heads=num_heads, features=features, out_channels=out_channels)
         if binarization not in DPT_BINARIZATIONS:
             raise ValueError(f"The DPT family has binarization {DPT_BINARIZATIONS}; got {binarization!r}.")
         if len(out_channels) != 4:

@@ -5,11 +5,14 @@ parts (``segmentation(backbone="convnext_small", num_classes=21)``) in either fa
 (``segmentation(architecture="dpt")``).
 """
 
+import json
+import zipfile
+import zlib
 from pathlib import Path
 
 import keras
 
-from bidense_keras import download
+from bidense_keras import download, integrity
 from bidense_keras.families import BACKBONE_SIZES, MODEL_CLASSES, check_arguments, family_class
 from bidense_keras.models import CheckedImageModel
 from bidense_keras.presets import FAMILY_DEFAULT_PRESETS, PAPER_BASE_PRESETS, PRESETS, get_preset
@@ -59,13 +62,31 @@ def _load_preset(name, pretrained, weights_path, overrides):
     return load_folder(pretrained_folder(name, weights_path), **overrides)
 
 
+def _check_keras_archive(path):
+    """Raises a ValueError unless ``path`` is a whole zip archive (a ``.keras`` file is one): empty,
+    truncated and bit-flipped files are named here, not as Keras' "File not found" or a BadZipFile traceback."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()  # reads every member, checking its CRC
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, zlib.error) as error:
+        raise ValueError(f"{path} is not a readable .keras file (empty, truncated or corrupt: {error}).") from error
+    if damaged is not None:
+        raise ValueError(f"{path} is corrupt: {damaged} in it fails its checksum (the file was damaged).")
+
+
 def _load_keras_file(path, overrides):
     if not Path(path).is_file():
         raise FileNotFoundError(f"No .keras file at {path}.")
-    model = keras.saving.load_model(path, compile=False)
+    _check_keras_archive(path)
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except (ValueError, KeyError, TypeError, OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not a .keras file of a bidense_keras model ({type(error).__name__}: "
+                         f"{str(error)[:300]}).") from error
     if not isinstance(model, MODEL_CLASSES):
         raise ValueError(f"{path} holds a {type(model).__name__}, not a bidense_keras model "
                          f"({', '.join(cls.__name__ for cls in MODEL_CLASSES)}).")
+    integrity.check_finite_weights(model, path)
     return with_overrides(model, **overrides)
 
 

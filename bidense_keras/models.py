@@ -1,15 +1,16 @@
 """UperNet models for dense prediction: preprocessing -> ConvNeXt -> UperNet -> task head."""
 
 import functools
+import numbers
 
 import keras
 import numpy as np
 
-from bidense_keras import compat
+from bidense_keras import compat, integrity
 from bidense_keras.backbones import ConvNeXtBackbone
 from bidense_keras.decoders import upernet_decoder
 from bidense_keras.heads import task_head
-from bidense_keras.inputs import check_image_batch, check_image_values
+from bidense_keras.inputs import PIXEL_RANGE, check_image_batch, check_image_values, check_labels
 from bidense_keras.layers import BiDenseConv2D
 from bidense_keras.variants import conv_options
 
@@ -31,18 +32,26 @@ def walk_layers(layer):
     return ordered
 
 
+def check_widths(**sizes):
+    """Raises a ValueError unless every value of ``sizes`` (an int or a sequence of ints) is an integer >= 1."""
+    for name, value in sizes.items():
+        for item in (value if isinstance(value, (list, tuple)) else [value]):
+            integrity.check_positive_int(name, item)
+
+
 def check_head(task, num_classes, max_depth, class_names, palette):
     """Raises a ValueError for a head description that cannot make a model of ``task``."""
     if task not in TASKS:
         raise ValueError(f"Unknown task {task!r}; choose one of {TASKS}.")
     if task == "depth":
-        if not max_depth or max_depth <= 0:
-            raise ValueError(f"A depth model needs max_depth > 0 in metres (e.g. 10 for NYUv2); got {max_depth}.")
+        if isinstance(max_depth, bool) or not isinstance(max_depth, numbers.Real) or not 0 < max_depth < np.inf:
+            raise ValueError(f"A depth model needs a finite max_depth > 0 in metres (e.g. 10 for NYUv2); got {max_depth!r}.")
         if class_names is not None or palette is not None:
             raise ValueError("class_names and palette describe segmentation classes; a depth model has none.")
         return
-    if not num_classes or num_classes < 1:
-        raise ValueError(f"A segmentation model needs num_classes >= 1 (e.g. 151 for ADE20K); got {num_classes}.")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1:
+        raise ValueError(f"A segmentation model needs an integer num_classes >= 1 (e.g. 151 for ADE20K); "
+                         f"got {num_classes!r}.")
     if class_names is not None and len(class_names) != num_classes:
         raise ValueError(f"class_names has {len(class_names)} names for num_classes={num_classes} logits.")
     if palette is not None:
@@ -55,9 +64,9 @@ class CheckedImageModel(keras.Model):
     """A functional model of images whose calls and predictions check their inputs first.
 
     Subclasses define ``family`` (the name presets and model folders give it) and ``min_input_size``.
-    Arrays given to :meth:`predict` and :meth:`predict_on_batch` are checked by
-    :func:`bidense_keras.inputs.check_image_values` (shape, empty batch, minimum size, NaN/inf,
-    [0, 1] range); calls check the batch and static sizes.
+    Arrays given to :meth:`predict`, :meth:`predict_on_batch` and :meth:`fit` are checked by
+    :func:`bidense_keras.inputs.check_image_values` (type, shape, empty batch, minimum size, NaN/inf,
+    [0, 255] range); calls check the batch and static sizes; :meth:`fit` stops on a non-finite loss.
     """
 
     family = None
@@ -74,18 +83,47 @@ class CheckedImageModel(keras.Model):
         check_image_batch(inputs, self.min_input_size)
         return super().__call__(inputs, *args, **kwargs)
 
+    def check_images(self, images):
+        """``images`` as a checked numpy batch (:func:`bidense_keras.inputs.check_image_values`: type, shape,
+        empty batch, minimum size, NaN/inf, the [0, 255] range when the model normalises its input)."""
+        value_range = PIXEL_RANGE if getattr(self, "include_preprocessing", True) else None
+        return check_image_values(images, self.min_input_size, value_range)
+
     def predict(self, x, *args, check_inputs=True, **kwargs):
-        """``keras.Model.predict``; an array ``x`` is checked first (:func:`bidense_keras.inputs.check_image_values`:
-        shape, empty batch, minimum size, NaN/inf, [0, 1] range); ``check_inputs=False`` skips it for speed."""
-        if check_inputs and hasattr(x, "shape"):
-            check_image_values(x, self.min_input_size)
+        """``keras.Model.predict``; arrays, tensors and lists of same-size images are checked first
+        (:meth:`check_images`); ``check_inputs=False`` skips it for speed. A ``tf.data`` dataset or a
+        generator passes unchecked."""
+        if check_inputs and _is_batch(x):
+            x = self.check_images(x)
         return super().predict(x, *args, **kwargs)
 
     def predict_on_batch(self, x, check_inputs=True):
         """``keras.Model.predict_on_batch`` with the checks of :meth:`predict`."""
         if check_inputs:
-            check_image_values(x, self.min_input_size)
+            x = self.check_images(x)
         return super().predict_on_batch(x)
+
+    def fit(self, x=None, y=None, *args, check_inputs=True, callbacks=None, **kwargs):
+        """``keras.Model.fit`` that checks array inputs and stops on a non-finite loss.
+
+        Arrays ``x`` get the checks of :meth:`predict`; segmentation labels ``y`` must be class ids in
+        ``[0, num_classes)`` or 255 (ignored). Whatever the data (arrays or ``tf.data``), a NaN or inf
+        loss raises :class:`bidense_keras.integrity.NonFiniteLossError` at that batch, before any
+        callback saves the diverged weights (:class:`~bidense_keras.integrity.StopOnNonFiniteLoss`).
+        """
+        if check_inputs and _is_batch(x):
+            x = self.check_images(x)
+            if y is not None and self.task == "segmentation":
+                check_labels(y, self.num_classes)
+        callbacks = list(callbacks or [])
+        if not any(isinstance(callback, integrity.StopOnNonFiniteLoss) for callback in callbacks):
+            callbacks.append(integrity.StopOnNonFiniteLoss())
+        return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
+
+
+def _is_batch(x):
+    """Whether ``x`` is images given directly (an array, a tensor, a list or None), not a dataset or generator."""
+    return x is None or hasattr(x, "shape") or isinstance(x, (list, tuple))
 
 
 def imagenet_normalization():
@@ -142,6 +180,7 @@ class UperNet(CheckedImageModel):
         **kwargs,
     ):
         check_head(task, num_classes, max_depth, class_names, palette)
+        check_widths(dims=dims, depths=depths, features=features)
         if features < 2:
             raise ValueError(f"features (the decoder width) must be >= 2, the head uses features // 2; got {features}.")
         conv = functools.partial(BiDenseConv2D, **conv_options(binarization, zero_as_positive))

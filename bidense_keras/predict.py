@@ -1,95 +1,136 @@
-"""Predict on image files and write pictures: coloured maps and a side-by-side figure per image."""
+"""Predict on image files and write pictures: coloured maps and a side-by-side figure per image.
+
+Every input is opened and its size checked before anything is written; output names cannot
+collide (two inputs, or a segmentation and a depth model, never write the same file); the output
+folder is locked while in use, and a file there that the package did not write is never replaced
+without ``overwrite``.
+"""
 
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from bidense_keras import visualize
-from bidense_keras.files import atomic_path
+from bidense_keras import pictures, visualize
+from bidense_keras.files import check_replaceable, folder_lock
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+# One predicted pixel of a UperNet needs about 0.8 kB of memory (the demo ConvNeXt, measured at 1024 px;
+# benchmarks in docs/robustness.md): 4 Mpx is about 3.5 GB.
+MAX_PREDICT_PIXELS = 2048 * 2048
 
 
 def image_paths(inputs):
-    """Image files named by ``inputs`` (files and/or folders, folders listed sorted), each checked to open.
+    """Image files named by ``inputs`` (files and/or folders, folders listed sorted), each once, each checked to open.
 
     Raises:
         FileNotFoundError: a path that does not exist, or no images at all.
-        ValueError: a named file or an image in a folder that is not a readable image.
+        ValueError: a named file or an image in a folder that is not a readable image, or too large to decode.
     """
     paths = []
     for entry in map(Path, inputs):
         if entry.is_dir():
-            paths += sorted(p for p in entry.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            paths += sorted(p for p in entry.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         elif entry.is_file():
             paths.append(entry)
         else:
             raise FileNotFoundError(f"No image or folder at {entry}.")
+    unique = {}
+    for path in paths:  # a file named twice is predicted once
+        unique.setdefault(path.resolve(), path)
+    paths = list(unique.values())
     if not paths:
         raise FileNotFoundError(f"No images ({', '.join(IMAGE_SUFFIXES)}) in {list(map(str, inputs))}.")
     for path in paths:  # every input opens before anything is written
-        _check_readable(path)
+        pictures.image_size(path)
     return paths
 
 
-def _check_readable(path):
-    """Raises a ValueError naming ``path`` unless Pillow can decode it."""
-    try:
-        with Image.open(path) as image:
-            image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise ValueError(f"{path} is not a readable image ({error}); nothing was written.") from error
+def output_stems(paths):
+    """``{path: stem}`` of distinct output names: the file's stem, plus its suffix and then its folders
+    where two inputs would share one (``x.bmp``, ``x.webp`` -> ``x_bmp``, ``x_webp``)."""
+    def stem(path, level):
+        name = path.stem if level == 0 else f"{path.stem}_{path.suffix.lstrip('.')}"
+        folders = path.resolve().parent.parts[1:][-(level - 1):] if level > 1 else ()
+        return "_".join([*folders, name])
+
+    level_of = {path: 0 for path in paths}
+    while True:  # ends: the paths are distinct files, so enough of their folders tell them apart
+        stems = {path: stem(path, level) for path, level in level_of.items()}
+        clashing = {path for path in paths if list(stems.values()).count(stems[path]) > 1}
+        if not clashing:
+            return stems
+        for path in clashing:
+            level_of[path] += 1
 
 
-def read_image(path):
-    """``(H, W, 3)`` uint8 RGB of an image file (grey and RGBA are converted)."""
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"))
+def check_sizes(model, paths, max_pixels=MAX_PREDICT_PIXELS):
+    """Raises a ValueError naming the first image below ``model.min_input_size`` or above ``max_pixels`` pixels."""
+    for path in paths:
+        height, width = pictures.image_size(path)
+        min_size = getattr(model, "min_input_size", 1)  # a flatbuffer resizes to its own input size
+        if min(height, width) < min_size:
+            raise ValueError(f"{path} is {height}x{width} pixels, smaller than the {min_size}x{min_size} this model "
+                             "needs; nothing was written. Resize or pad it.")
+        if height * width > max_pixels:
+            raise ValueError(f"{path} is {height}x{width} pixels ({height * width / 1e6:.1f} Mpx): predicting it at "
+                             f"full size needs about {height * width * 800 / 1e9:.0f} GB of memory, over the "
+                             f"{max_pixels / 1e6:.1f} Mpx limit; nothing was written. Resize it, or raise the limit "
+                             "(max_pixels, --max-pixels) on a machine with that memory.")
 
 
-def _save_png(pixels, path):
-    """Writes ``(H, W, 3)`` uint8 ``pixels`` to ``path`` through a temporary file."""
-    with atomic_path(path) as partial:
-        Image.fromarray(pixels).save(partial, format="PNG")
+def _outputs(model, out_dir, stem):
+    """The map and panel files of one image: named by the task, so two models can share a folder."""
+    kind = "segmentation" if model.task == "segmentation" else "depth"
+    return out_dir / f"{stem}_{kind}.png", out_dir / f"{stem}_{kind}_panel.png"
 
 
-def predict_files(model, inputs, out_dir, class_names=None, palette=None):
+def predict_files(model, inputs, out_dir, class_names=None, palette=None, overwrite=False,
+                  max_pixels=MAX_PREDICT_PIXELS):
     """Runs ``model`` on each image and writes ``<stem>_segmentation.png`` or ``<stem>_depth.png``
-    (colour-coded at the image's size) and ``<stem>_panel.png`` (input | prediction with legend or scale bar).
+    (colour-coded at the image's size) and ``<stem>_<task>_panel.png`` (input | prediction with legend or scale bar).
 
     Args:
-        model: a UperNet or DPT (or any callable with ``task``,
+        model: a UperNet or DPT (or any callable with ``task``, ``min_input_size``,
             ``num_classes``/``max_depth`` attributes and a ``predict`` method).
         inputs: image files and/or folders.
-        out_dir: output folder (created).
+        out_dir: output folder (created, and locked while predicting).
         class_names, palette: for segmentation legends (defaults: the model's ``class_names`` and
             ``palette``, else ``class i`` and tab20).
+        overwrite: replace files in ``out_dir`` that the package did not write.
+        max_pixels: refuse larger images (memory grows with the pixels, see :func:`check_sizes`).
 
     Returns:
         List of the written panel paths.
+
+    Raises:
+        ValueError: an unreadable, too small or too large image (before anything is written).
+        bidense_keras.files.OutputExistsError: an output name taken by a file the package did not write.
+        bidense_keras.files.FolderInUseError: another process predicts into ``out_dir``.
     """
     class_names = class_names or getattr(model, "class_names", None)
     palette = palette if palette is not None else getattr(model, "palette", None)
     paths = image_paths(inputs)  # every input opens before the output folder is made
+    check_sizes(model, paths, max_pixels)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    stems = output_stems(paths)
+    for path in paths:
+        for output in _outputs(model, out_dir, stems[path]):
+            check_replaceable(output, overwrite, pictures.written_by_package)
     written = []
-    for path in tqdm(paths, desc="predict", unit="image"):
-        image = read_image(path)
-        output = model.predict(image[None].astype(np.float32), verbose=0)[0]
-        if model.task == "segmentation":
-            labels = np.argmax(output, axis=-1)
-            palette = visualize.default_palette(model.num_classes) if palette is None else palette
-            _save_png(visualize.colorize_segmentation(labels, palette), out_dir / f"{path.stem}_segmentation.png")
-            figure = visualize.prediction_figure(image, labels=labels, class_names=class_names, palette=palette)
-        else:
-            depth = output[..., 0]
-            _save_png(visualize.colorize_depth(depth, model.max_depth), out_dir / f"{path.stem}_depth.png")
-            figure = visualize.prediction_figure(image, depth=depth, max_depth=model.max_depth)
-        panel = out_dir / f"{path.stem}_panel.png"
-        with atomic_path(panel) as partial:
-            figure.savefig(partial, format="png")
-        written.append(panel)
+    with folder_lock(out_dir, "predictions"):
+        for path in tqdm(paths, desc="predict", unit="image", disable=None):
+            image = pictures.read_image(path)
+            output = model.predict(image[None].astype(np.float32), verbose=0)[0]
+            picture, panel = _outputs(model, out_dir, stems[path])
+            if model.task == "segmentation":
+                labels = np.argmax(output, axis=-1)
+                palette = visualize.default_palette(model.num_classes) if palette is None else palette
+                pictures.save_png(visualize.colorize_segmentation(labels, palette), picture, overwrite)
+                figure = visualize.prediction_figure(image, labels=labels, class_names=class_names, palette=palette)
+            else:
+                depth = output[..., 0]
+                pictures.save_png(visualize.colorize_depth(depth, model.max_depth), picture, overwrite)
+                figure = visualize.prediction_figure(image, depth=depth, max_depth=model.max_depth)
+            written.append(pictures.save_figure(figure, panel, overwrite))
     return written

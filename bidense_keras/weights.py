@@ -26,7 +26,7 @@ from pathlib import Path
 
 import keras
 
-from bidense_keras import compat, packing
+from bidense_keras import compat, integrity, packing
 from bidense_keras.files import atomic_folder, sha256_of
 from bidense_keras.families import MODEL_CLASSES, class_of_registered_name
 from bidense_keras.models import UperNet
@@ -38,10 +38,13 @@ METADATA_FILE = "metadata.json"
 WEIGHTS_FILE = "model.weights.h5"
 PACKED_FILE = "model.bits.npz"
 PACKED_PIN = "packed_weights"  # metadata.json entry: {"sha256", "size"} of PACKED_FILE
+WEIGHTS_PIN = "weights"  # metadata.json entry: {"sha256", "size"} of WEIGHTS_FILE (folders saved since 0.2.1)
+CARD_FILE = "README.md"
 FORMAT = "bidense_keras/2"
 LEGACY_FORMAT = "bidense_keras/1"
 REQUIRED_FILES = (CONFIG_FILE, METADATA_FILE)
 WEIGHT_FILES = (PACKED_FILE, WEIGHTS_FILE)  # either makes a folder complete; the first found is loaded
+FOLDER_FILES = (*REQUIRED_FILES, *WEIGHT_FILES, CARD_FILE)  # what save_pretrained may replace without overwrite
 
 
 def _copy(model):
@@ -51,21 +54,29 @@ def _copy(model):
     return clean
 
 
-def save_pretrained(model, directory, *, packed=False, **metadata):
+def _pin(path):
+    """The ``{"sha256", "size"}`` entry of ``metadata.json`` that pins the file at ``path``."""
+    return {"sha256": sha256_of(path), "size": path.stat().st_size}
+
+
+def save_pretrained(model, directory, *, packed=False, overwrite=False, **metadata):
     """Writes ``model`` as a model folder: ``config.json``, ``metadata.json``, ``model.weights.h5``.
 
     Args:
         model: a :class:`~bidense_keras.models.UperNet` or :class:`~bidense_keras.dpt.DPT`.
-        directory: the model folder; an existing one is replaced as a whole.
+        directory: the model folder; an existing model folder is replaced as a whole, a folder holding
+            other files is refused (:class:`~bidense_keras.files.OutputExistsError`) unless ``overwrite``.
         packed: also write ``model.bits.npz`` (binary kernels as bits, about 1/23 of the ``.h5`` for
             ConvNeXt-T). Both files then hold the canonical binary kernels (``mean|W_o| * sign(W)`` with a
             fixed spread; the ViT's linear kernels in a centred form, see :mod:`bidense_keras.packing`),
             which ``model`` itself is left without.
+        overwrite: write into a folder that holds other files (they are kept, the model's files replaced).
         **metadata: entries of ``metadata.json``, e.g. ``dataset``, ``input_size``, ``metrics``,
             ``recipe``, ``description``, ``base_model``.
 
     The folder is written aside and renamed into place: an interrupted save leaves the old
-    folder (or none), never new weights beside an old config.
+    folder (or none), never new weights beside an old config. ``metadata.json`` pins the sha256 of
+    each weights file, so :func:`load_folder` refuses a folder whose weights were changed since.
 
     Returns:
         ``directory`` as a :class:`~pathlib.Path`.
@@ -83,13 +94,14 @@ def save_pretrained(model, directory, *, packed=False, **metadata):
         "parameter_count": model.count_params(),
         **metadata,
     }
-    with atomic_folder(directory) as partial:
+    integrity.check_finite_weights(model, "the model to save")
+    with atomic_folder(directory, FOLDER_FILES, overwrite) as partial:
         config = keras.saving.serialize_keras_object(model)
         (partial / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
         model.save_weights(partial / WEIGHTS_FILE)
+        metadata[WEIGHTS_PIN] = _pin(partial / WEIGHTS_FILE)
         if packed:
-            bits = packing.save_packed(model, partial / PACKED_FILE)
-            metadata[PACKED_PIN] = {"sha256": sha256_of(bits), "size": bits.stat().st_size}
+            metadata[PACKED_PIN] = _pin(packing.save_packed(model, partial / PACKED_FILE))
         (partial / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=list) + "\n")
     return Path(directory)
 
@@ -151,10 +163,10 @@ def weights_file(directory):
     raise FileNotFoundError(f"No weights file ({' or '.join(WEIGHT_FILES)}) in model folder {directory}.")
 
 
-def _check_pin(path, pin):
+def _check_pin(path, pin, key=PACKED_PIN):
     """Refuses ``path`` when its size or sha256 differs from ``pin`` (from metadata.json), or nothing pins it."""
     if not isinstance(pin, dict) or not {"sha256", "size"} <= set(pin):
-        raise ValueError(f"{path.parent / METADATA_FILE} has no {PACKED_PIN!r} entry pinning {path.name}: write "
+        raise ValueError(f"{path.parent / METADATA_FILE} has no {key!r} entry pinning {path.name}: write "
                          "the folder with save_pretrained(model, folder, packed=True).")
     size, digest = path.stat().st_size, sha256_of(path)
     if (size, digest) != (pin.get("size"), pin.get("sha256")):
@@ -182,8 +194,9 @@ def load_folder(directory, **overrides):
 
     Raises:
         FileNotFoundError: a file of the folder is missing.
-        ValueError: a config that is not a bidense_keras model, weights that do not fit it, or a
-            ``model.bits.npz`` whose sha256 differs from the one ``metadata.json`` pins.
+        ValueError: a config that is not a bidense_keras model, weights that do not fit it, a weights
+            file whose sha256 differs from the one ``metadata.json`` pins (folders saved before the
+            ``.h5`` was pinned load unchecked), or weights that are not finite.
         TypeError: an override that changes the architecture the weights were trained for.
     """
     directory = Path(directory)
@@ -193,9 +206,13 @@ def load_folder(directory, **overrides):
     if weights.name == PACKED_FILE:  # its errors name the file and what does not match
         _check_pin(weights, read_metadata(directory).get(PACKED_PIN))
         packing.load_packed(model, weights)
-        return with_overrides(model, **overrides)
-    try:
-        compat.load_weights_strictly(model, weights)
-    except (ValueError, OSError, KeyError) as error:
-        raise ValueError(f"{weights} does not fit the architecture in {CONFIG_FILE}: {error}") from error
+    else:
+        pin = None if _is_legacy(_read_json(directory / CONFIG_FILE)) else read_metadata(directory).get(WEIGHTS_PIN)
+        if pin is not None:
+            _check_pin(weights, pin, WEIGHTS_PIN)
+        try:
+            compat.load_weights_strictly(model, weights)
+        except (ValueError, OSError, KeyError) as error:
+            raise ValueError(f"{weights} does not fit the architecture in {CONFIG_FILE}: {error}") from error
+    integrity.check_finite_weights(model, str(weights))
     return with_overrides(model, **overrides)

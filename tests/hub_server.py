@@ -12,7 +12,8 @@ Fault injection, set on the instance:
 * ``truncate``: GET bodies stop at half of the file, then the connection closes
   (headers still announce the full length) - resuming cannot get past the half;
 * ``corrupt``: GET bodies have the right length but different bytes (ETag and size
-  look right, the sha256 does not).
+  look right, the sha256 does not);
+* ``hang``: accept the connection and never answer (until :meth:`stop`, or 60 s).
 
 Listens on 127.0.0.1 only (free port); ``requests`` records ``(method, path, range)``.
 """
@@ -46,6 +47,8 @@ class HubServer:
         self.fail_with_status = None
         self.truncate = False
         self.corrupt = False
+        self.hang = False
+        self._released = threading.Event()
         self._httpd = None
 
     @property
@@ -81,6 +84,7 @@ class HubServer:
 
     def stop(self):
         """Stops serving and closes the socket."""
+        self._released.set()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -100,6 +104,10 @@ class HubServer:
 
     def _answer(self, handler, body):
         self.requests.append((handler.command, handler.path, handler.headers.get("Range")))
+        if self.hang:
+            self._released.wait(60)
+            handler.close_connection = True
+            return
         match = RESOLVE.match(handler.path)
         if self.fail_with_status:
             status, error_code, commit, data = self.fail_with_status, None, None, None

@@ -172,7 +172,7 @@ def test_predict_writes_maps_and_panels_for_a_folder(tmp_path, capsys):
     (images / "notes.txt").write_text("not an image")
     out = tmp_path / "out"
     assert cli.main(["predict", str(images), "--model", str(model_dir), "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["a_depth.png", "a_panel.png", "b_depth.png", "b_panel.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["a_depth.png", "a_depth_panel.png", "b_depth.png", "b_depth_panel.png"]
     assert Image.open(out / "b_depth.png").size == (50, 40)
 
 

@@ -56,6 +56,12 @@ def _rebuild_tensor(storage, offset, size, stride, *_):
             f"Tensor of size {size}, stride {stride}, offset {offset} does not fit its storage "
             f"of {len(storage)} elements: the checkpoint is corrupt."
         )
+    numel = int(np.prod(size, dtype=object)) if size else 1
+    if numel > len(storage):  # only views with overlapping (e.g. zero) strides read one element twice
+        raise CheckpointError(
+            f"Tensor of size {size[:8]} has {numel} elements over a storage of {len(storage)}: a view with "
+            "overlapping strides, which a state dict never holds; refused (it could ask for any amount of memory)."
+        )
     itemsize = storage.dtype.itemsize
     view = np.lib.stride_tricks.as_strided(
         storage[offset:], shape=tuple(size), strides=tuple(s * itemsize for s in stride)
@@ -122,6 +128,8 @@ def _read_torch_zip(path):
         raise CheckpointError(f"{path} has a malformed object structure ({type(error).__name__}: {error}).") from error
     except OSError as error:
         raise CheckpointError(f"Cannot read {path}: {error}") from error
+    except MemoryError as error:
+        raise CheckpointError(f"{path} asks for more memory than this machine has: refused as corrupt.") from error
 
 
 def _find_state_dict(obj, path):

@@ -39,7 +39,7 @@ import numpy as np
 from bidense_keras.export.agreement import output_agreement
 from bidense_keras.export.runtime import LCERuntimeError, flatbuffer_error, runtime_python
 from bidense_keras.families import family_of
-from bidense_keras.files import write_bytes_atomic, write_text_atomic
+from bidense_keras.files import check_replaceable, write_bytes_atomic, write_text_atomic
 from bidense_keras.layers import BiDenseConv2D
 from bidense_keras.layers.vit import BinaryDense
 from bidense_keras.models import walk_layers
@@ -146,7 +146,15 @@ def sidecar_path(path):
     return Path(path).with_suffix(".json")
 
 
-def to_tflite(model, path, input_size=None, sample_images=None, metadata=None):
+def _is_export(path):
+    """Whether ``path`` (``OUT.tflite`` or ``OUT.json``) belongs to an export of this package (its sidecar says so)."""
+    try:
+        return json.loads(sidecar_path(path).read_text()).get("format") == SIDECAR_FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def to_tflite(model, path, input_size=None, sample_images=None, metadata=None, overwrite=False):
     """Writes an LCE flatbuffer of ``model`` to ``path`` and its metadata to ``OUT.json`` beside it.
 
     Args:
@@ -158,6 +166,8 @@ def to_tflite(model, path, input_size=None, sample_images=None, metadata=None):
             LCE runtime is available (:func:`~bidense_keras.export.runtime.runtime_python`),
             how far the flatbuffer run by LCE's reference kernels is from the twin.
         metadata: extra sidecar entries, e.g. a model folder's metadata (``dataset``, ``metrics``).
+        overwrite: replace an existing ``OUT.tflite``/``OUT.json`` that is not an earlier export
+            (checked before converting; an earlier export is replaced without it).
 
     Returns:
         dict with ``path``, ``sidecar``, ``size_bytes``, ``ops`` (op counts),
@@ -170,6 +180,8 @@ def to_tflite(model, path, input_size=None, sample_images=None, metadata=None):
     if input_size is None:
         fixed = model.image_shape[:2]
         input_size = fixed if None not in fixed else (480, 480)
+    for output in (path, sidecar_path(path)):
+        check_replaceable(output, overwrite, _is_export)
     if keras.backend.backend() != "tensorflow":
         return _to_tflite_in_tensorflow(model, path, input_size, sample_images, metadata)
     import larq_compute_engine as lce
@@ -239,7 +251,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     samples = None if args.samples is None else np.load(args.samples)
     metadata = None if args.metadata is None else json.loads(Path(args.metadata).read_text())
-    to_tflite(load_folder(args.folder), args.output, tuple(args.size), samples, metadata)
+    # the calling process checked what the output replaces
+    to_tflite(load_folder(args.folder), args.output, tuple(args.size), samples, metadata, overwrite=True)
     return 0
 
 

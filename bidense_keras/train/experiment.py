@@ -10,9 +10,10 @@ from pathlib import Path
 
 import keras
 
+from bidense_keras import integrity
 from bidense_keras.backends import machine
 from bidense_keras.datasets import catalog, loaders, synthetic_rooms
-from bidense_keras.files import write_text_atomic
+from bidense_keras.files import OutputExistsError, folder_lock, write_text_atomic
 from bidense_keras.loader import load
 from bidense_keras.presets import PAPER_BASE_PRESETS
 from bidense_keras.train import devices as train_devices
@@ -50,9 +51,29 @@ def build_model(task, dataset, preset=None, init=None, architecture=None, **mode
     return load(init, task=task, architecture=architecture, **head)
 
 
+MODEL_FOLDER = "model"
+METRICS_FILE = "metrics.json"
+RUN_ENTRIES = (MODEL_FOLDER, METRICS_FILE, recipe.LOG_FILE, recipe.BACKUP_FOLDER, recipe.LAST_WEIGHTS_FILE)
+
+
+def check_run_folder(output_dir, overwrite=False):
+    """Raises :class:`~bidense_keras.files.OutputExistsError` when ``output_dir`` holds files a run does not write.
+
+    A run folder is new, empty, or an earlier run of the package (which the new run resumes or replaces).
+    """
+    output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise OutputExistsError(f"{output_dir} is a file, not a run folder.")
+    foreign = sorted(entry.name for entry in output_dir.iterdir() if entry.name not in RUN_ENTRIES
+                     and not entry.name.startswith(".")) if output_dir.is_dir() else []
+    if foreign and not overwrite:
+        raise OutputExistsError(f"{output_dir} holds files a training run does not write ({', '.join(foreign[:5])}): "
+                                "give a new or empty --output folder, or pass --overwrite to write beside them.")
+
+
 def train(task, dataset, data_dir, output_dir, epochs, batch_size, lr, image_size, preset=None, seed=0,
           synthetic=None, verbose=1, devices=None, accumulate=1, precision=None, init=None, architecture=None,
-          validate=False, **model_arguments):
+          validate=False, overwrite=False, **model_arguments):
     """Trains a model with the paper's recipe, saves it as a model folder and evaluates it.
 
     Args:
@@ -75,41 +96,51 @@ def train(task, dataset, data_dir, output_dir, epochs, batch_size, lr, image_siz
         precision: a Keras dtype policy, e.g. ``"mixed_bfloat16"`` (default: float32).
         validate: also evaluate the loss and metrics on the held-out split, resized to ``image_size``,
             after each epoch (the ``val_*`` columns of ``log.csv``: learning curves).
+        overwrite: write into an ``output_dir`` that holds other files (they are kept).
+
+    ``output_dir`` is locked while the run lasts (a second run into it gets
+    :class:`~bidense_keras.files.FolderInUseError`); the resume state is removed only once the model
+    folder is saved, so a kill at any point resumes. A NaN loss stops the run with
+    :class:`~bidense_keras.integrity.NonFiniteLossError`, keeping the last complete epoch.
 
     Returns:
         dict of held-out metrics plus ``train_seconds`` (all epochs, also those before a resume).
     """
     train_devices.check_data_parallel(devices, batch_size)  # before any data is generated
-    keras.utils.set_random_seed(seed)
-    layout = loader_name(dataset, task)
-    synthetic = {"train_samples": 2000, "val_samples": 200, "height": 240, "width": 320, **(synthetic or {})}
-    if dataset == "synthetic_rooms":
-        synthetic_rooms.prepare_splits(data_dir, task, seed=seed, **synthetic)
+    integrity.check_positive_float("lr (the peak learning rate)", lr)
+    check_run_folder(output_dir, overwrite)
     output_dir = Path(output_dir)
-    metadata = {"dataset": dataset, "input_size": list(image_size), "trained_on": machine(),
-                **({"base_model": str(init)} if init else {})}
-    with train_devices.dtype_policy(precision):
-        with train_devices.data_parallel(devices, batch_size):
-            model = build_model(task, dataset, preset, init, architecture, **model_arguments)  # first: seeded weights
-            train_data = loaders.load_dataset(layout, data_dir, "train", image_size, batch_size,
-                                              training=True, seed=seed)
-            steps = len(loaders.list_samples(layout, data_dir, "train")[0]) // batch_size
-            if steps < 1:
-                raise ValueError(f"Fewer training samples than one batch of {batch_size} in {data_dir}.")
-            # resized to the training size: fixed shapes, which the DPT's traced graph needs
-            validation = held_out_batches(task, dataset, data_dir, batch_size, image_size) if validate else None
-            recipe.fit(model, train_data, epochs, output_dir, lr, steps, validation_data=validation, verbose=verbose,
-                       accumulate=accumulate)
-            save_pretrained(model, output_dir / "model", **metadata)
-        # The saved folder on one device: what users load, and no held-out batch must split over devices.
-        metrics = evaluate(load_folder(output_dir / "model"), dataset, data_dir, batch_size=batch_size)
-    try:
-        metrics["train_seconds"] = recipe.training_seconds(output_dir, epochs)
-    except ValueError as error:  # the timing is a report, not a reason to lose the trained model's metrics
-        warnings.warn(f"train_seconds unknown: {error}", stacklevel=2)
-        metrics["train_seconds"] = None
-    write_text_atomic(output_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    return metrics
+    with folder_lock(output_dir, "training run"):
+        keras.utils.set_random_seed(seed)
+        layout = loader_name(dataset, task)
+        synthetic = {"train_samples": 2000, "val_samples": 200, "height": 240, "width": 320, **(synthetic or {})}
+        if dataset == "synthetic_rooms":
+            synthetic_rooms.prepare_splits(data_dir, task, seed=seed, **synthetic)
+        metadata = {"dataset": dataset, "input_size": list(image_size), "trained_on": machine(),
+                    **({"base_model": str(init)} if init else {})}
+        with train_devices.dtype_policy(precision):
+            with train_devices.data_parallel(devices, batch_size):
+                model = build_model(task, dataset, preset, init, architecture, **model_arguments)  # first: seeded weights
+                train_data = loaders.load_dataset(layout, data_dir, "train", image_size, batch_size,
+                                                  training=True, seed=seed)
+                steps = len(loaders.list_samples(layout, data_dir, "train")[0]) // batch_size
+                if steps < 1:
+                    raise ValueError(f"Fewer training samples than one batch of {batch_size} in {data_dir}.")
+                # resized to the training size: fixed shapes, which the DPT's traced graph needs
+                validation = held_out_batches(task, dataset, data_dir, batch_size, image_size) if validate else None
+                recipe.fit(model, train_data, epochs, output_dir, lr, steps, validation_data=validation, verbose=verbose,
+                           accumulate=accumulate, keep_backup=True)
+                save_pretrained(model, output_dir / MODEL_FOLDER, **metadata)
+                recipe.remove_backup(output_dir)  # only now: a kill while saving resumes at the last epoch
+            # The saved folder on one device: what users load, and no held-out batch must split over devices.
+            metrics = evaluate(load_folder(output_dir / MODEL_FOLDER), dataset, data_dir, batch_size=batch_size)
+        try:
+            metrics["train_seconds"] = recipe.training_seconds(output_dir, epochs)
+        except ValueError as error:  # the timing is a report, not a reason to lose the trained model's metrics
+            warnings.warn(f"train_seconds unknown: {error}", stacklevel=2)
+            metrics["train_seconds"] = None
+        write_text_atomic(output_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
+        return metrics
 
 
 def evaluate(model, dataset, data_dir, batch_size=1, image_size=None, synthetic=None):

@@ -6,6 +6,7 @@ optimizer and callbacks of each task, and runs evaluation over a dataset.
 
 import csv
 import io
+import shutil
 import time
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import keras
 import numpy as np
 from tqdm import tqdm
 
-from bidense_keras import compat
+from bidense_keras import compat, integrity
 from bidense_keras.files import atomic_path, write_text_atomic
 from bidense_keras.train.losses import SegmentationCrossEntropy, SILogLoss
 from bidense_keras.train.metrics import (
@@ -42,8 +43,10 @@ def compile_for_training(model, total_steps, lr, weight_decay=1e-2, accumulate=1
         jit_compile: Keras' ``"auto"`` compiles the step with XLA on JAX always and on TensorFlow
             with a GPU, and runs torch eagerly; True or False forces it where the backend can.
     """
-    if accumulate < 1:
-        raise ValueError(f"accumulate must be at least 1, got {accumulate}.")
+    integrity.check_positive_int("accumulate", accumulate)
+    integrity.check_positive_float("lr (the peak learning rate)", lr)
+    if isinstance(weight_decay, bool) or not 0 <= weight_decay < float("inf"):
+        raise ValueError(f"weight_decay must be a finite number >= 0; got {weight_decay!r}.")
     if model.task == "segmentation":
         loss = SegmentationCrossEntropy()
         metrics = [PixelAccuracy(), MeanIoU(model.num_classes)]
@@ -60,6 +63,8 @@ def compile_for_training(model, total_steps, lr, weight_decay=1e-2, accumulate=1
 
 
 LOG_FILE = "log.csv"
+BACKUP_FOLDER = "backup"
+LAST_WEIGHTS_FILE = "last.weights.h5"
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -131,8 +136,8 @@ def training_callbacks(output_dir):
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     return [
-        compat.AtomicBackupAndRestore(str(output_dir / "backup")),
-        LastWeights(output_dir / "last.weights.h5"),
+        compat.AtomicBackupAndRestore(str(output_dir / BACKUP_FOLDER)),
+        LastWeights(output_dir / LAST_WEIGHTS_FILE),
         EpochTimer(),  # before the log: it adds epoch_seconds to the logs EpochLog writes
         EpochLog(output_dir / LOG_FILE),
     ]
@@ -157,8 +162,13 @@ def training_seconds(output_dir, epochs):
     return round(sum(float(seconds[epoch]) for epoch in range(epochs)), 1)
 
 
+def remove_backup(output_dir):
+    """Deletes the resume state of a finished run (``output_dir/backup``), once its result is saved."""
+    shutil.rmtree(Path(output_dir) / BACKUP_FOLDER, ignore_errors=True)
+
+
 def fit(model, train_data, epochs, output_dir, lr, steps_per_epoch, validation_data=None, verbose=1, accumulate=1,
-        jit_compile="auto"):
+        jit_compile="auto", keep_backup=False):
     """Trains ``model`` with the recipe; re-running with the same ``output_dir`` resumes.
 
     For several devices, build the model and call this inside
@@ -173,20 +183,28 @@ def fit(model, train_data, epochs, output_dir, lr, steps_per_epoch, validation_d
         steps_per_epoch: batches in one pass (sizes the one-cycle schedule).
         validation_data: optional dataset evaluated after each epoch.
         accumulate, jit_compile: see :func:`compile_for_training`.
+        keep_backup: leave the resume state after the last epoch, for a caller that saves the model
+            itself and then calls :func:`remove_backup` (a kill before then resumes instead of retraining).
+
+    A NaN or inf loss stops the run with :class:`bidense_keras.integrity.NonFiniteLossError`; the
+    backup and ``last.weights.h5`` then hold the last complete epoch.
 
     Returns:
         The Keras ``History``.
     """
     compile_for_training(model, total_steps=epochs * steps_per_epoch, lr=lr, accumulate=accumulate,
                          jit_compile=jit_compile)
-    return model.fit(
+    history = model.fit(
         train_data,
         epochs=epochs,
         validation_data=validation_data,
-        callbacks=training_callbacks(output_dir),
+        callbacks=[integrity.StopOnNonFiniteLoss(), *training_callbacks(output_dir)],  # first: before any save
         shuffle=False,  # tf.data pipelines shuffle themselves
         verbose=verbose,
     )
+    if not keep_backup:
+        remove_backup(output_dir)
+    return history
 
 
 def evaluate(model, dataset, crop=None, min_depth=1e-3):
