@@ -1,8 +1,9 @@
 """Exit codes of the command lines: a message instead of a traceback, and a code that says whose fault it was.
 
-0: done. 1: the run failed (a download, a corrupt file, the LCE runtime, a conversion).
-2: a bad argument (an unknown preset, a path that does not exist, an invalid value); argparse
-uses 2 for its own usage errors too.
+0: done. 1: the run failed (a download, a corrupt file, weights that cannot be right, the LCE
+runtime, a conversion, a diverged training, a folder in use by another run).
+2: a bad argument (an unknown preset, a path that does not exist, an invalid value, an output that
+would replace a file the package did not write); argparse uses 2 for its own usage errors too.
 """
 
 import sys
@@ -10,14 +11,15 @@ import sys
 from bidense_keras.convert.checkpoint_io import CheckpointError
 from bidense_keras.download import WeightsError
 from bidense_keras.export.runtime import LCERuntimeError
+from bidense_keras.integrity import NonFiniteWeightsError
 
-RUN_FAILED = (WeightsError, LCERuntimeError, CheckpointError, RuntimeError, OSError)
+RUN_FAILED = (WeightsError, LCERuntimeError, CheckpointError, NonFiniteWeightsError, RuntimeError, OSError)
 BAD_ARGUMENT = (FileNotFoundError, ValueError, TypeError)
 
 
 def exit_code(error):
     """1 or 2 for an error a command line answers with a message; None for one that is a bug (it propagates)."""
-    if isinstance(error, (FileNotFoundError, FileExistsError)):  # OSErrors, but about a path the caller named
+    if isinstance(error, (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError)):  # about a named path
         return 2
     if isinstance(error, RUN_FAILED):
         return 1
