@@ -15,11 +15,12 @@ from bidense_keras.integrity import NonFiniteWeightsError
 
 RUN_FAILED = (WeightsError, LCERuntimeError, CheckpointError, NonFiniteWeightsError, RuntimeError, OSError)
 BAD_ARGUMENT = (FileNotFoundError, ValueError, TypeError)
+NAMED_PATH = (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError)  # OSErrors about a path given
 
 
 def exit_code(error):
     """1 or 2 for an error a command line answers with a message; None for one that is a bug (it propagates)."""
-    if isinstance(error, (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError)):  # about a named path
+    if isinstance(error, NAMED_PATH):
         return 2
     if isinstance(error, RUN_FAILED):
         return 1
