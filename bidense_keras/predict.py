@@ -15,8 +15,8 @@ from bidense_keras import pictures, visualize
 from bidense_keras.files import check_replaceable, folder_lock
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-# One predicted pixel of a UperNet needs about 0.8 kB of memory (the demo ConvNeXt, measured at 1024 px;
-# benchmarks in docs/robustness.md): 4 Mpx is about 3.5 GB.
+# One predicted pixel needs about 0.8 kB of memory (0.71-1.03 kB for the demo models at 512-1536 px:
+# benchmarks/predict_memory.py): 4 Mpx is about 3.5 GB.
 MAX_PREDICT_PIXELS = 2048 * 2048
 
 
