@@ -283,6 +283,35 @@ def push(folder, repo_id=None, token=None):
     return commit.oid
 
 
+README_FILE = Path(__file__).resolve().parents[1] / "README.md"
+TABLE_MARKERS = ("<!-- preset table: python -m bidense_keras.publish readme -->", "<!-- end of preset table -->")
+SCORES = {"segmentation": (("mIoU", "mIoU"), ("pixAcc", "pixel acc.")), "depth": (("d1", "δ1"), ("abs_rel", "AbsRel"))}
+
+
+def preset_table(mirror=None):
+    """The markdown table of the presets with published weights and their held-out scores (from each
+    folder's ``metadata.json`` in ``mirror``, default the repository's ``weights/``): never typed by hand."""
+    mirror = Path(mirror or source_checkout_mirror())
+    rows = ["| preset | family | task | binarization | parameters | held-out scores (200 synthetic rooms) |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    for name in sorted(registry.read_registry()):
+        preset, metadata = PRESETS[name], read_metadata(mirror / name)
+        metrics = metadata.get("metrics", {})
+        scores = ", ".join(f"{label} {metrics[key]:.3f}" for key, label in SCORES[preset["task"]] if key in metrics)
+        rows.append(f"| `{name}` | {preset['family']} | {preset['task']} | {preset['architecture']['binarization']} | "
+                    f"{metadata['parameter_count'] / 1e6:.2f} M | {scores or 'not measured'} |")
+    return "\n".join(rows) + "\n"
+
+
+def readme_with_table(text, table):
+    """``text`` (the README) with the part between :data:`TABLE_MARKERS` replaced by ``table``."""
+    start, end = TABLE_MARKERS
+    if start not in text or end not in text:
+        raise ValueError(f"The README has no preset table markers ({start} ... {end}).")
+    head, rest = text.split(start, 1)
+    return f"{head}{start}\n{table}{end}{rest.split(end, 1)[1]}"
+
+
 def build_parser():
     """The parser of ``python -m bidense_keras.publish``."""
     parser = argparse.ArgumentParser(prog="python -m bidense_keras.publish", description=__doc__.splitlines()[0],
@@ -303,6 +332,7 @@ def build_parser():
     pin = commands.add_parser("registry", help="pin a model folder's files (sha256, size) in the registry")
     pin.add_argument("folder", help="weights/<preset>")
     pin.add_argument("--revision", default="main", help="Hub commit of the files")
+    commands.add_parser("readme", help="write the preset table of README.md from the registry and the folders")
     upload = commands.add_parser("push", help="upload a model folder to the Hub and pin its commit (needs HF_TOKEN)")
     upload.add_argument("folder", help="weights/<preset>")
     upload.add_argument("--repo-id", help="default bidense-keras/<preset>")
@@ -324,6 +354,9 @@ def _run(args):
     elif args.command == "registry":
         entry = update_registry(args.folder, revision=args.revision)
         print(f"recorded {len(entry['files'])} files of {Path(args.folder).name} in {registry.REGISTRY_PATH}")
+    elif args.command == "readme":
+        write_text_atomic(README_FILE, readme_with_table(README_FILE.read_text(), preset_table()))
+        print(f"wrote the preset table of {README_FILE}")
     else:
         print(f"pushed {args.folder} as commit {push(args.folder, args.repo_id)}; registry updated")
 

@@ -104,8 +104,33 @@ def _start_matrix():
         threading.Thread(target=_run_children).start()  # the session's end waits for it, as for the tests
 
 
+# Test tiers. The fast tier (the default, the README's command) checks every area in minutes; the slow
+# tier (tests marked `slow`: the backend matrix, training runs, the LCE and larq side environments, the
+# wheel, the benchmarks' own runs) completes it. `--tier all` runs both, as CI does in two steps.
+TIERS = {"fast": lambda item: "slow" not in item.keywords, "slow": lambda item: "slow" in item.keywords,
+         "all": lambda item: True}
+
+
+def pytest_addoption(parser):
+    """``--tier fast|slow|all`` (default fast)."""
+    parser.addoption("--tier", choices=sorted(TIERS), default="fast",
+                     help="fast: the quick tier of every area (default); slow: the rest (tests marked slow); all: both")
+
+
+def _select_tier(config, items):
+    """Deselects the items outside ``--tier`` (a matrix child runs every test of its marker)."""
+    tier = "all" if os.environ.get("BIDENSE_MATRIX_CHILD") else config.getoption("--tier")
+    kept = [item for item in items if TIERS[tier](item)]
+    deselected = [item for item in items if not TIERS[tier](item)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
+
 def pytest_collection_modifyitems(session, config, items):
-    """Moves the matrix tests last; without pytest-xdist, starts the matrix when any is selected."""
+    """Keeps the items of the ``--tier``; moves the matrix tests last; without pytest-xdist, starts the matrix
+    when any is selected."""
+    _select_tier(config, items)
     matrix_items = [item for item in items if item.module.__name__.endswith("test_backends")]
     if not matrix_items or os.environ.get("BIDENSE_MATRIX_CHILD"):
         return

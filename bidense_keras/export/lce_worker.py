@@ -92,6 +92,7 @@ def time_runs(run, warmup, repeats):
 
 
 def main(argv=None):
+    """The worker's command line (see the module docstring): run a flatbuffer, or ``--check`` the interpreter."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", nargs="?")
     parser.add_argument("images", nargs="?")

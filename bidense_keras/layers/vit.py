@@ -107,7 +107,7 @@ class BinaryDense(keras.layers.Layer):
 class BinaryAttention(keras.layers.Layer):
     """Multi-head self-attention with binary q, k, v and a binarized attention map (SPEC_DPT §3).
 
-    ``qkv`` (a learned-scale :class:`BinaryDense`, outputs ordered [q|k|v][head][dim]) gives q, k, v,
+    ``qkv`` (a learned-scale :class:`BinaryDense`, outputs ordered ``[q|k|v][head][dim]``) gives q, k, v,
     each binarized with a strict straight-through sign; ``P = softmax(q kᵀ / sqrt(d))``;
     ``A = 1[P >= max P / 4]`` (:func:`~bidense_keras.quantizers.binarized_attention`);
     ``O = A v`` (integer counts), heads concatenated and projected by ``proj`` (a learned-scale
