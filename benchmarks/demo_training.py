@@ -186,7 +186,7 @@ def publish(schedule, work_dir, finished, only=None):
     from bidense_keras.files import atomic_folder
     from bidense_keras.publish import (pack_folder, record_held_out_metrics, record_quick_check, update_registry,
                                        write_model_card)
-    from bidense_keras.weights import METADATA_FILE, PACKED_FILE
+    from bidense_keras.weights import FOLDER_FILES, METADATA_FILE, PACKED_FILE
 
     for run, preset in schedule.presets.items():
         trained, target = Path(work_dir) / "runs" / run / "model", ROOT / "weights" / preset
@@ -194,7 +194,7 @@ def publish(schedule, work_dir, finished, only=None):
             continue
         packed, copied = (target / PACKED_FILE).is_file(), trained.is_dir()
         if copied:
-            with atomic_folder(target) as partial:
+            with atomic_folder(target, FOLDER_FILES) as partial:
                 shutil.copytree(trained, partial, dirs_exist_ok=True)
                 if packed:
                     pack_folder(partial)

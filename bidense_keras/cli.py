@@ -40,6 +40,19 @@ def positive_float(text):
     return value
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help that shows an option's default only where it has one (not None or off) and the help does not
+    already say it; epilogs keep their line breaks (the examples)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        shown = action.option_strings and not any(action.default is nothing for nothing in (None, False, argparse.SUPPRESS))
+        if shown and "default" not in text and "%(default)" not in text:
+            default = " ".join(map(str, action.default)) if isinstance(action.default, (list, tuple)) else "%(default)s"
+            text += f" (default: {default})"
+        return text
+
+
 OVERWRITE_HELP = "replace or write beside files that bidense-keras did not write (never deletes them)"
 
 
@@ -246,10 +259,13 @@ def _add_data_arguments(parser):
                         help="synthetic_rooms image size")
 
 
-def _add_train_arguments(train):
-    train.add_argument("--task", required=True, choices=sorted(TASK_NAMES), help="what to predict")
-    _add_data_arguments(train)
-    train.add_argument("--output", required=True, help="run folder: model/, log.csv, metrics.json, backup")
+def _add_train_arguments(parser):
+    parser.add_argument("--task", required=True, choices=sorted(TASK_NAMES), help="what to predict")
+    parser.add_argument("--output", required=True, help="run folder: model/, log.csv, metrics.json, backup")
+    parser.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
+    _add_data_arguments(parser.add_argument_group("data"))
+    train = parser.add_argument_group("model", "what to train: a preset or trained weights, or an architecture by "
+                                      "parts (from scratch)")
     start = train.add_mutually_exclusive_group()
     start.add_argument("--preset", help="architecture to train from scratch (default: the paper's model of the "
                        "family: ConvNeXt-T UperNet or ViT-S/14 DPT)")
@@ -266,6 +282,7 @@ def _add_train_arguments(train):
     train.add_argument("--out-channels", type=positive_int, nargs=4, help="DPT: reassemble widths (from scratch)")
     train.add_argument("--features", type=positive_int, help="decoder width (from scratch)")
     train.add_argument("--binarization", choices=BINARIZATIONS, help="binarization variant (from scratch)")
+    train = parser.add_argument_group("recipe and devices")
     train.add_argument("--epochs", type=positive_int, default=50, help="passes over the training split")
     train.add_argument("--lr", type=positive_float, default=1e-4, help="peak learning rate of the one-cycle schedule")
     train.add_argument("--image-size", type=positive_int, nargs=2, default=(192, 256), metavar=("H", "W"),
@@ -278,18 +295,36 @@ def _add_train_arguments(train):
     train.add_argument("--precision", choices=PRECISIONS, help="Keras dtype policy (default float32)")
     train.add_argument("--validate", action="store_true", help="evaluate the held-out split (resized to "
                        "--image-size) after each epoch: val_* columns of log.csv, learning curves")
-    train.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
+
+
+EXAMPLES = {  # each subcommand's epilog
+    "demo": "examples:\n  bidense-keras demo --out demo.png\n  bidense-keras demo --scenes 3 --truth --out rooms.png",
+    "predict": "examples:\n  bidense-keras predict photos/ --model bidense_upernet_demo_rooms_seg --out predictions/\n"
+               "  bidense-keras predict a.jpg b.png --model runs/depth/model --out predictions/",
+    "export": "examples:\n  bidense-keras export bidense_deployable_upernet_demo_rooms_seg seg.tflite --size 240 320",
+    "evaluate": "examples:\n  bidense-keras evaluate runs/seg/model --dataset synthetic_rooms --data-dir data/rooms "
+                "--out metrics.json",
+    "train": "examples:\n  bidense-keras train --task seg --dataset synthetic_rooms --data-dir data/rooms --output runs/seg "
+             "--epochs 5\n  bidense-keras train --task depth --dataset nyu --data-dir /data/nyu --output runs/nyu "
+             "--lr 6e-5 --image-size 416 544",
+    "convert": "examples:\n  bidense-keras convert upernet_bidense_seg.ckpt converted/ --packed",
+    "download": "examples:\n  bidense-keras download bidense_upernet_demo_rooms_seg ~/bidense-weights",
+    "info": "examples:\n  bidense-keras info\n  bidense-keras info bidense_upernet_convnext_tiny_ade20k --size 512 512",
+    "presets": "examples:\n  bidense-keras presets '*demo*'",
+    "lce-runtime": "examples:\n  bidense-keras lce-runtime ~/.cache/bidense-keras/lce-runtime",
+}
 
 
 def build_parser():
     """The argparse parser of ``bidense-keras``."""
     parser = argparse.ArgumentParser(prog="bidense-keras", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def command(name, run, help):
-        sub = commands.add_parser(name, help=help, description=help, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        sub = commands.add_parser(name, help=help, description=help, formatter_class=HelpFormatter,
+                                  epilog=EXAMPLES.get(name))
         sub.set_defaults(run=run)
         return sub
 

@@ -151,8 +151,13 @@ def _probe(repo_id, filename, revision, endpoint, cache_dir):
     if _offline() or huggingface_hub.try_to_load_from_cache(repo_id, filename, cache_dir, revision) is not None:
         return
     url = huggingface_hub.hf_hub_url(repo_id, filename, revision=revision, endpoint=endpoint)
-    huggingface_hub.get_hf_file_metadata(url, token=os.environ.get("HF_TOKEN") or None, timeout=_hub_timeout(),
-                                         endpoint=endpoint, retry_on_errors=False)
+    try:
+        huggingface_hub.get_hf_file_metadata(url, token=os.environ.get("HF_TOKEN") or None, timeout=_hub_timeout(),
+                                             endpoint=endpoint, retry_on_errors=False)
+    except httpx2.TimeoutException:
+        raise
+    except (HfHubHTTPError, httpx2.TransportError, OSError):
+        return  # an answer, even an error: hf_hub_download reports it as usual
 
 
 def _offline():

@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from bidense_keras import pictures, visualize
 from bidense_keras.files import check_replaceable, folder_lock
+from bidense_keras.pictures import read_image  # where it was before pictures.py: examples import it from here
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 # One predicted pixel needs about 0.8 kB of memory (0.71-1.03 kB for the demo models at 512-1536 px:
@@ -120,7 +121,7 @@ def predict_files(model, inputs, out_dir, class_names=None, palette=None, overwr
     written = []
     with folder_lock(out_dir, "predictions"):
         for path in tqdm(paths, desc="predict", unit="image", disable=None):
-            image = pictures.read_image(path)
+            image = read_image(path)
             output = model.predict(image[None].astype(np.float32), verbose=0)[0]
             picture, panel = _outputs(model, out_dir, stems[path])
             if model.task == "segmentation":

@@ -21,6 +21,7 @@ from bidense_keras.families import family_of
 from bidense_keras.files import atomic_folder, sha256_of, write_text_atomic
 from bidense_keras.presets import DEFAULT_PRESETS, PRESETS
 from bidense_keras.weights import (
+    FOLDER_FILES,
     METADATA_FILE,
     PACKED_FILE,
     PACKED_PIN,
@@ -259,7 +260,7 @@ def bundle(presets=None, mirror=None, target=None):
     for preset in presets:
         if not (mirror / preset / PACKED_FILE).is_file():
             raise ValueError(f"{mirror / preset} is not packed: run `python -m bidense_keras.publish pack` first.")
-        with atomic_folder(target / preset) as partial:
+        with atomic_folder(target / preset, FOLDER_FILES) as partial:
             for name in names:
                 (partial / name).write_bytes((mirror / preset / name).read_bytes())
         sizes[preset] = sum((target / preset / name).stat().st_size for name in names)

@@ -174,6 +174,14 @@ def _check_pin(path, pin, key=PACKED_PIN):
                          f"pins sha256 {pin.get('sha256')}, {pin.get('size')} bytes).")
 
 
+def _weights_pin(directory):
+    """The ``metadata.json`` pin of ``model.weights.h5``, or None: folders saved before 0.2.1, first-format
+    folders and Hub repositories without ``metadata.json`` have none (their weights load unchecked)."""
+    if _is_legacy(_read_json(directory / CONFIG_FILE)) or not (directory / METADATA_FILE).is_file():
+        return None
+    return read_metadata(directory).get(WEIGHTS_PIN)
+
+
 def is_model_folder(path):
     """Whether ``path`` is a folder holding a ``config.json`` (a model folder, or a broken one to report)."""
     return Path(path).is_dir() and (Path(path) / CONFIG_FILE).is_file()
@@ -207,7 +215,7 @@ def load_folder(directory, **overrides):
         _check_pin(weights, read_metadata(directory).get(PACKED_PIN))
         packing.load_packed(model, weights)
     else:
-        pin = None if _is_legacy(_read_json(directory / CONFIG_FILE)) else read_metadata(directory).get(WEIGHTS_PIN)
+        pin = _weights_pin(directory)
         if pin is not None:
             _check_pin(weights, pin, WEIGHTS_PIN)
         try:

@@ -195,3 +195,14 @@ def test_exit_codes_say_whose_fault_it_was(capsys):
 
     with pytest.raises(KeyError):  # a bug keeps its traceback
         exits.run_command(buggy, None)
+
+
+def test_help_shows_real_defaults_once_and_examples():
+    parser = cli.build_parser()
+    for name, sub in parser._subparsers._group_actions[0].choices.items():
+        text = " ".join(sub.format_help().split())
+        assert "(default: None)" not in text and "(default: False)" not in text, name
+        assert "examples: bidense-keras " + name in text, name
+    train = " ".join(parser._subparsers._group_actions[0].choices["train"].format_help().split())
+    assert "(default: 0)" in train and "(default: 192 256)" in train  # a zero and a pair are real defaults
+    assert "(default: the paper's model of the family: ConvNeXt-T UperNet or ViT-S/14 DPT) (default" not in train

@@ -253,7 +253,7 @@ def test_tflite_model_predicts_files_of_another_size(export, tmp_path):
     np.testing.assert_allclose(model.predict(images), run_flatbuffer(path, images)[0], atol=1e-5)
     folder = write_image(tmp_path / "images", "room.png", (50, 70))
     written = predict_files(model, [folder], tmp_path / "out", model.config["class_names"])
-    assert [p.name for p in written] == ["room_panel.png"]
+    assert [p.name for p in written] == ["room_segmentation_panel.png"]
     assert Image.open(tmp_path / "out" / "room_segmentation.png").size == (70, 50)
     assert model.predict(np.zeros((1, 50, 70, 3), np.float32)).shape == (1, 50, 70, 5)
 
@@ -271,7 +271,7 @@ def test_cli_exports_then_predicts_with_the_flatbuffer(lce_runtime, tmp_path, ca
     images = write_image(tmp_path / "images", "photo.jpg", (48, 80))
     out = tmp_path / "predictions"
     assert cli.main(["predict", str(images), "--model", str(flatbuffer), "--out", str(out), "--threads", "2"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["photo_depth.png", "photo_panel.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["photo_depth.png", "photo_depth_panel.png"]
     assert Image.open(out / "photo_depth.png").size == (80, 48)
 
     # the flatbuffer's held-out metrics are those of the Keras twin it was converted from
