@@ -12,6 +12,9 @@ import pytest
 from tests.conftest import MATRIX, MATRIX_OUTPUT, matrix_result
 
 
+pytestmark = pytest.mark.slow  # the backend matrix: JAX, torch and two-device children
+
+
 @pytest.mark.parametrize("name", sorted(MATRIX))
 def test_matrix_entry_passes(name):
     returncode, output = matrix_result(name)

@@ -2,7 +2,11 @@
 
 import sys
 
+import pytest
+
 from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.slow  # the benchmark's own runs
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 import bench_dpt_export  # noqa: E402

@@ -2,9 +2,13 @@
 
 import sys
 
+import pytest
+
 from bidense_keras import model_stats
 from bidense_keras.loader import load
 from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.slow  # the benchmark's own runs
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 import bench_packing  # noqa: E402

@@ -3,6 +3,10 @@
 import importlib.util
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # the benchmark's own runs
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "deploy_accuracy.py"
 
 

@@ -4,8 +4,11 @@ import json
 import sys
 
 import numpy as np
+import pytest
 
 from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.slow  # the benchmark's own runs
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 import depth_scale  # noqa: E402

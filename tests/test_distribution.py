@@ -21,6 +21,9 @@ from bidense_keras.train.devices import check_data_parallel, data_parallel
 from bidense_keras.train.losses import SegmentationCrossEntropy
 from tests.conftest import MATRIX_OUTPUT
 
+
+pytestmark = pytest.mark.slow  # data-parallel and accumulated training
+
 TINY = {"dims": (16, 32, 64, 128), "depths": (1, 1, 1, 1), "features": 16, "num_classes": 3}
 
 

@@ -4,6 +4,9 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow  # the examples, each a short training or export run
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

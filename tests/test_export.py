@@ -106,6 +106,7 @@ def test_a_strided_conv_subsampled_from_stride_one_computes_the_same():
         BiDenseConv2D(filters=5, kernel_size=3, strides=1, padding=1).subsample_strides()
 
 
+@pytest.mark.slow
 def test_a_dpt_exports_its_linear_layers_and_convs_as_bconvs(tmp_path):
     """ViT linears -> 1x1 LceBconv2d over tokens (two for proj and fc2, whose inputs hold zeros), decoder convs -> LceBconv2d."""
     from bidense_keras.dpt import DPT

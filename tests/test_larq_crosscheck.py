@@ -18,6 +18,9 @@ from tests.conftest import REPO_ROOT
 from tests.side_envs import LARQ_PYTHON_ENV, SIDE_ENVS, larq_python
 from tests.larq_crosscheck import DEFAULT_TOLERANCE, QUANTIZERS
 
+
+pytestmark = pytest.mark.slow  # the larq side environment
+
 SCRIPT = Path(__file__).with_name("larq_crosscheck.py")
 HOW_TO_CREATE = (
     f"larq pins numpy<2 and runs only on legacy Keras, so the comparison runs in its own environment, "

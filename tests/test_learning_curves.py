@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+
+pytestmark = pytest.mark.slow  # the benchmark's own runs
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 

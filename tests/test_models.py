@@ -139,6 +139,7 @@ def assert_training_lowers(losses):
     assert len(losses) >= 4 * FIT_WINDOW and last < FIT_RATIO * first, (last / first, losses)
 
 
+@pytest.mark.slow
 def test_fit_lowers_segmentation_loss_with_an_ignored_class():
     labels = np.random.default_rng(FIT_SEED + 1).integers(0, 4, size=(2, 64, 64))
     labels[:, :8] = 255  # ignored pixels
@@ -147,6 +148,7 @@ def test_fit_lowers_segmentation_loss_with_an_ignored_class():
     assert_training_lowers(losses)
 
 
+@pytest.mark.slow
 def test_fit_lowers_depth_loss():
     rows = np.linspace(2.0, 8.0, 64, dtype=np.float32)  # a floor-like ramp, near at the bottom
     depth = np.broadcast_to(rows[::-1, None, None], (2, 64, 64, 1))

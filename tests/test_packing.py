@@ -205,6 +205,7 @@ def test_load_packed_names_what_does_not_match(packed_folder, tmp_path):
     assert all(np.array_equal(a, keras.ops.convert_to_numpy(v)) for a, v in zip(before, wider.weights))  # untouched
 
 
+@pytest.mark.slow
 def test_a_loaded_packed_model_fine_tunes(packed_folder):
     model = load_folder(packed_folder)
     model.compile(optimizer=keras.optimizers.AdamW(1e-3),

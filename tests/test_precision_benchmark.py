@@ -3,7 +3,11 @@
 import json
 import sys
 
+import pytest
+
 from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.slow  # the benchmark's own runs
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 import precision  # noqa: E402

@@ -152,6 +152,7 @@ def test_a_training_run_into_a_folder_in_use_or_a_user_folder_is_refused(tmp_pat
     assert not (tmp_path / "data").exists()  # refused before any data was made
 
 
+@pytest.mark.slow
 def test_a_kill_while_saving_the_trained_model_resumes_instead_of_retraining(tmp_path, monkeypatch):
     from bidense_keras.train import experiment, recipe
 

@@ -134,6 +134,7 @@ def test_non_positive_sample_counts_are_usage_errors(capsys):
     assert exit_info.value.code == 2 and "must be a positive integer, got 0" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_run_killed_while_saving_its_backup_resumes(tmp_path, monkeypatch):
     """Training killed in the middle of writing epoch 2's backup resumes after epoch 1, and finishes."""
     from bidense_keras.train import recipe

@@ -25,6 +25,9 @@ from bidense_keras.export.tflite_model import TFLiteModel
 from bidense_keras.predict import predict_files
 from tests.side_envs import lce_python
 
+
+pytestmark = pytest.mark.slow  # flatbuffers in the LCE interpreter's side environment
+
 TINY = {"dims": (16, 32, 64, 128), "depths": (1, 1, 1, 1), "features": 32}
 SMALL_MAPS = 64  # stage 4 is 2x2, so the 3x3 binary convs there see maps smaller than their kernel
 FULL_MAPS = 96  # every binary conv map is at least 3x3

@@ -8,6 +8,9 @@ from bidense_keras import backends, cli
 from bidense_keras.weights import read_metadata
 from tests.held_out import decode_jpeg, held_out_metric
 
+
+pytestmark = pytest.mark.slow  # training runs end to end
+
 TINY = ["--dims", "16", "32", "64", "128", "--depths", "1", "1", "1", "1", "--features", "32"]
 HELD_OUT = ["--val-samples", "2", "--render-size", "60", "80", "--batch-size", "4"]
 

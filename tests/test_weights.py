@@ -87,6 +87,7 @@ def test_an_interrupted_save_keeps_the_old_folder(depth_model, tmp_path, monkeyp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
 
 
+@pytest.mark.slow
 def test_a_trained_model_is_saved_without_its_optimizer_state(tmp_path):
     import h5py
 

@@ -28,6 +28,9 @@ from tests.conftest import REPO_ROOT, WEIGHTS_DIR
 from tests.hub_server import HubServer
 from tests.side_envs import REPOSITORY_BUILD, exclusive
 
+
+pytestmark = pytest.mark.slow  # builds the wheel and installs it into a fresh venv
+
 DEFAULTS_SCRIPT = textwrap.dedent("""
     import sys
     import numpy as np
