@@ -206,3 +206,20 @@ def test_help_shows_real_defaults_once_and_examples():
     train = " ".join(parser._subparsers._group_actions[0].choices["train"].format_help().split())
     assert "(default: 0)" in train and "(default: 192 256)" in train  # a zero and a pair are real defaults
     assert "(default: the paper's model of the family: ConvNeXt-T UperNet or ViT-S/14 DPT) (default" not in train
+
+
+def test_the_package_starts_without_tensorflows_early_log_lines():
+    import os
+    import subprocess
+    import sys
+
+    def stderr_of_import(level):
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": level, "KERAS_BACKEND": "tensorflow"}
+        done = subprocess.run([sys.executable, "-c", "import bidense_keras, sys; sys.stderr.write('after\\n')"],
+                              capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stderr
+
+    quiet = stderr_of_import("2")
+    assert "I0000" not in quiet and "absl::InitializeLog" not in quiet and quiet.endswith("after\n")
+    assert "I0000" in stderr_of_import("0")  # TensorFlow writes them: the package removes them
