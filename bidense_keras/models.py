@@ -117,7 +117,7 @@ class CheckedImageModel(keras.Model):
                 check_labels(y, self.num_classes)
         callbacks = list(callbacks or [])
         if not any(isinstance(callback, integrity.StopOnNonFiniteLoss) for callback in callbacks):
-            callbacks.append(integrity.StopOnNonFiniteLoss())
+            callbacks.insert(0, integrity.StopOnNonFiniteLoss())  # first: before a callback can save
         return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
 
 
