@@ -212,17 +212,44 @@ def _print_metrics(metrics):
             print(f"  {key:<14} {value:10.4f}")
 
 
+def _interrupted(cluster, *_):
+    """Ctrl-C in a process of a cluster: say so and leave at once (the others then stop, naming the loss)."""
+    import os
+
+    print(f"interrupted: process {cluster.process_id} stops, and with it the run; the run folder holds the last "
+          "complete epoch, which the same command resumes", file=sys.stderr, flush=True)
+    os._exit(130)  # at once: JAX's shutdown would wait for the other processes
+
+
 def _train(args):
+    import functools
+    import os
+    import signal
+
+    from bidense_keras.train import cluster as cluster_lib
     from bidense_keras.train import experiment
 
+    cluster = cluster_lib.join(args.coordinator, args.num_processes, args.process_id,
+                               initialization_timeout=args.join_timeout, heartbeat_timeout=args.heartbeat_timeout)
+    if cluster.distributed:
+        print(cluster.describe(), flush=True)
+        signal.signal(signal.SIGINT, functools.partial(_interrupted, cluster))
     synthetic = {"train_samples": args.train_samples, "val_samples": args.val_samples,
                  "height": args.render_size[0], "width": args.render_size[1]}
-    metrics = experiment.train(
-        TASK_NAMES[args.task], args.dataset, args.data_dir, args.output, args.epochs, args.batch_size,
-        args.lr, tuple(args.image_size), preset=args.preset, seed=args.seed, synthetic=synthetic,
-        devices=args.devices, accumulate=args.accumulate, precision=args.precision, init=args.init,
-        validate=args.validate, overwrite=args.overwrite, **_architecture(args),
-    )
+    try:
+        metrics = experiment.train(
+            TASK_NAMES[args.task], args.dataset, args.data_dir, args.output, args.epochs, args.batch_size,
+            args.lr, tuple(args.image_size), preset=args.preset, seed=args.seed, synthetic=synthetic,
+            devices=args.devices, accumulate=args.accumulate, precision=args.precision, init=args.init,
+            validate=args.validate, overwrite=args.overwrite, cluster=cluster, **_architecture(args),
+        )
+    except cluster_lib.ClusterError as error:  # exit now: JAX's shutdown would wait for the lost process, then abort
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        os._exit(1)
+
+    if metrics is None:
+        print(f"process {cluster.process_id}: training done; process 0 saves the model and its metrics")
+        return
     print(f"model saved in {Path(args.output) / 'model'}; held-out metrics:")
     _print_metrics(metrics)
 
@@ -295,6 +322,16 @@ def _add_train_arguments(parser):
     train.add_argument("--precision", choices=PRECISIONS, help="Keras dtype policy (default float32)")
     train.add_argument("--validate", action="store_true", help="evaluate the held-out split (resized to "
                        "--image-size) after each epoch: val_* columns of log.csv, learning curves")
+    cluster = parser.add_argument_group(
+        "cluster (JAX)", "train across processes or hosts: every process runs the same command with its own\n"
+        "--process-id (under SLURM or Open MPI, leave these out: JAX reads the launcher's environment)")
+    cluster.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's host and a free port")
+    cluster.add_argument("--num-processes", type=positive_int, help="processes in the run")
+    cluster.add_argument("--process-id", type=int, help="this process, 0 to --num-processes - 1")
+    cluster.add_argument("--join-timeout", type=positive_int, default=300,
+                         help="seconds to wait for every process to join")
+    cluster.add_argument("--heartbeat-timeout", type=positive_int, default=60,
+                         help="seconds after which a silent process counts as lost")
 
 
 EXAMPLES = {  # each subcommand's epilog
@@ -306,7 +343,8 @@ EXAMPLES = {  # each subcommand's epilog
                 "--out metrics.json",
     "train": "examples:\n  bidense-keras train --task seg --dataset synthetic_rooms --data-dir data/rooms --output runs/seg "
              "--epochs 5\n  bidense-keras train --task depth --dataset nyu --data-dir /data/nyu --output runs/nyu "
-             "--lr 6e-5 --image-size 416 544",
+             "--lr 6e-5 --image-size 416 544\n  KERAS_BACKEND=jax bidense-keras train ... --coordinator host0:1234 "
+             "--num-processes 2 --process-id 0   # and --process-id 1 on the other host",
     "convert": "examples:\n  bidense-keras convert upernet_bidense_seg.ckpt converted/ --packed",
     "download": "examples:\n  bidense-keras download bidense_upernet_demo_rooms_seg ~/bidense-weights",
     "info": "examples:\n  bidense-keras info\n  bidense-keras info bidense_upernet_convnext_tiny_ade20k --size 512 512",

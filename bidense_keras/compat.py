@@ -6,6 +6,7 @@ Checked with Keras 3.10-3.15; when a Keras release changes one of them, only thi
 import json
 import os
 import shutil
+import tempfile
 import warnings
 
 import keras
@@ -49,6 +50,12 @@ def sublayers(layer):
     return list(layer._flatten_layers(include_self=False, recursive=False))
 
 
+def save_weights_nowhere(model):
+    """``model.save_weights`` into a scratch file that is deleted: the steps of a save without its file."""
+    with tempfile.TemporaryDirectory() as scratch:
+        model.save_weights(os.path.join(scratch, "scratch.weights.h5"))
+
+
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     """``keras.callbacks.BackupAndRestore`` with ``double_checkpoint=True`` whose files are replaced, not rewritten.
 
@@ -58,13 +65,20 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     falls back to when the latest weights cannot be read. Overrides Keras' private ``_save_model``
     (same attributes as Keras 3.10-3.15). The backup outlives the end of ``fit`` (Keras deletes it
     there, before the caller has saved the trained model): :func:`bidense_keras.train.recipe.fit`
-    removes it once the run's result is safe.
+    removes it once the run's result is safe. ``writes=False`` restores from the backup but saves into a
+    scratch file that is deleted at once: the processes of a cluster other than process 0 resume from the
+    backup process 0 writes, and their saves run the same collective steps as its save (JAX pairs each
+    process's transfers with the others').
     """
 
-    def __init__(self, backup_dir, **kwargs):
+    def __init__(self, backup_dir, writes=True, **kwargs):
         super().__init__(backup_dir, double_checkpoint=True, delete_checkpoint=False, **kwargs)
+        self.writes = writes  # False: a process that resumes from the backup but leaves writing it to another
 
     def _save_model(self):
+        if not self.writes:
+            save_weights_nowhere(self.model)
+            return
         os.makedirs(self.backup_dir, exist_ok=True)
         for latest, previous in ((self._weights_path, self._prev_weights_path),
                                  (self._training_metadata_path, self._prev_training_metadata_path)):

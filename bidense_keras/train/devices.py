@@ -12,8 +12,8 @@ The backend-specific part of training, in one module. Build, compile and fit a m
 - torch: Keras trains on one device per process there (multi-GPU torch needs one process per
   device, torchrun); ask for JAX, the GPU path.
 
-Multi-host JAX: call ``jax.distributed.initialize()`` on every host before building the model;
-``keras.distribution.list_devices()`` then lists the devices of all hosts (see the README).
+Several processes or hosts (JAX): :func:`bidense_keras.train.cluster.join` first; :func:`data_parallel`
+with that cluster then spans the devices of every process.
 """
 
 import contextlib
@@ -58,17 +58,29 @@ def check_data_parallel(num_devices, batch_size=None):
 
 
 @contextlib.contextmanager
-def data_parallel(num_devices=None, batch_size=None):
+def data_parallel(num_devices=None, batch_size=None, cluster=None):
     """Context in which models built, compiled and fit train data-parallel on ``num_devices`` devices.
 
     Args:
         num_devices: the first N devices of :func:`bidense_keras.backends.devices`; None or 1 runs
             on the backend's default device (nothing changes).
         batch_size: the global batch; checked to split evenly (see :func:`check_data_parallel`).
+        cluster: a :class:`~bidense_keras.train.cluster.Cluster` of several processes: the run spans every
+            device of every process (``num_devices`` must then be None), each process feeding its share
+            of each global batch.
 
     Yields:
         the device names in use.
     """
+    if cluster is not None and cluster.distributed:
+        if num_devices is not None:
+            raise ValueError("A run across processes trains on every device of every process: leave out --devices.")
+        if batch_size is not None and batch_size % len(cluster.global_devices):
+            raise ValueError(f"The batch size {batch_size} is not divisible by the {len(cluster.global_devices)} "
+                             "devices of the run's processes: every device must get the same number of images.")
+        with keras.distribution.DataParallel(devices=list(cluster.global_devices)).scope():
+            yield list(cluster.global_devices)
+        return
     check_data_parallel(num_devices, batch_size)
     if num_devices is None or num_devices == 1:
         yield available_devices()[:1]

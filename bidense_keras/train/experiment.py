@@ -4,6 +4,7 @@ This is what ``bidense-keras train`` and ``bidense-keras evaluate`` call; from P
 the same pieces (``load_dataset``, ``segmentation``/``depth``, ``recipe.fit``) work alone.
 """
 
+import contextlib
 import json
 import warnings
 from pathlib import Path
@@ -17,6 +18,7 @@ from bidense_keras.files import OutputExistsError, folder_lock, write_text_atomi
 from bidense_keras.loader import load
 from bidense_keras.presets import PAPER_BASE_PRESETS
 from bidense_keras.train import devices as train_devices
+from bidense_keras.train import cluster as cluster_lib
 from bidense_keras.train import recipe
 from bidense_keras.weights import load_folder, save_pretrained
 
@@ -73,7 +75,7 @@ def check_run_folder(output_dir, overwrite=False):
 
 def train(task, dataset, data_dir, output_dir, epochs, batch_size, lr, image_size, preset=None, seed=0,
           synthetic=None, verbose=1, devices=None, accumulate=1, precision=None, init=None, architecture=None,
-          validate=False, overwrite=False, **model_arguments):
+          validate=False, overwrite=False, cluster=None, **model_arguments):
     """Trains a model with the paper's recipe, saves it as a model folder and evaluates it.
 
     Args:
@@ -97,6 +99,12 @@ def train(task, dataset, data_dir, output_dir, epochs, batch_size, lr, image_siz
         validate: also evaluate the loss and metrics on the held-out split, resized to ``image_size``,
             after each epoch (the ``val_*`` columns of ``log.csv``: learning curves).
         overwrite: write into an ``output_dir`` that holds other files (they are kept).
+        cluster: the :class:`~bidense_keras.train.cluster.Cluster` this process joined
+            (:func:`bidense_keras.train.cluster.join`): the run then spans the devices of every process
+            (``devices`` must be None), each process reads its share of every global batch, and only
+            process 0 prepares the data, writes ``output_dir``, saves and evaluates the model; the other
+            processes return None. A lost process raises
+            :class:`~bidense_keras.train.cluster.ClusterError` in the others.
 
     ``output_dir`` is locked while the run lasts (a second run into it gets
     :class:`~bidense_keras.files.FolderInUseError`); the resume state is removed only once the model
@@ -104,22 +112,27 @@ def train(task, dataset, data_dir, output_dir, epochs, batch_size, lr, image_siz
     :class:`~bidense_keras.integrity.NonFiniteLossError`, keeping the last complete epoch.
 
     Returns:
-        dict of held-out metrics plus ``train_seconds`` (all epochs, also those before a resume).
+        dict of held-out metrics plus ``train_seconds`` (all epochs, also those before a resume); None in
+        the processes of a cluster other than process 0.
     """
-    train_devices.check_data_parallel(devices, batch_size)  # before any data is generated
+    cluster = cluster or cluster_lib.single_process()
+    if not cluster.distributed:
+        train_devices.check_data_parallel(devices, batch_size)  # before any data is generated
     integrity.check_positive_float("lr (the peak learning rate)", lr)
-    check_run_folder(output_dir, overwrite)
     output_dir = Path(output_dir)
-    with folder_lock(output_dir, "training run"):
+    if cluster.writes:
+        check_run_folder(output_dir, overwrite)
+    with folder_lock(output_dir, "training run") if cluster.writes else contextlib.nullcontext():
         keras.utils.set_random_seed(seed)
         layout = loader_name(dataset, task)
         synthetic = {"train_samples": 2000, "val_samples": 200, "height": 240, "width": 320, **(synthetic or {})}
-        if dataset == "synthetic_rooms":
+        if dataset == "synthetic_rooms" and cluster.writes:
             synthetic_rooms.prepare_splits(data_dir, task, seed=seed, **synthetic)
+        cluster_lib.barrier(cluster, "data ready")  # the others read what process 0 prepared
         metadata = {"dataset": dataset, "input_size": list(image_size), "trained_on": machine(),
                     **({"base_model": str(init)} if init else {})}
         with train_devices.dtype_policy(precision):
-            with train_devices.data_parallel(devices, batch_size):
+            with train_devices.data_parallel(devices, batch_size, cluster):
                 model = build_model(task, dataset, preset, init, architecture, **model_arguments)  # first: seeded weights
                 train_data = loaders.load_dataset(layout, data_dir, "train", image_size, batch_size,
                                                   training=True, seed=seed)
@@ -128,10 +141,12 @@ def train(task, dataset, data_dir, output_dir, epochs, batch_size, lr, image_siz
                     raise ValueError(f"Fewer training samples than one batch of {batch_size} in {data_dir}.")
                 # resized to the training size: fixed shapes, which the DPT's traced graph needs
                 validation = held_out_batches(task, dataset, data_dir, batch_size, image_size) if validate else None
-                recipe.fit(model, train_data, epochs, output_dir, lr, steps, validation_data=validation, verbose=verbose,
-                           accumulate=accumulate, keep_backup=True)
-                save_pretrained(model, output_dir / MODEL_FOLDER, **metadata)
-                recipe.remove_backup(output_dir)  # only now: a kill while saving resumes at the last epoch
+                _fit(cluster, model, train_data, epochs, output_dir, lr, steps, validation_data=validation,
+                     verbose=verbose, accumulate=accumulate, keep_backup=True, writes=cluster.writes)
+            if not cluster.writes:
+                return None
+            save_pretrained(model, output_dir / MODEL_FOLDER, **metadata)
+            recipe.remove_backup(output_dir)  # only now: a kill while saving resumes at the last epoch
             # The saved folder on one device: what users load, and no held-out batch must split over devices.
             metrics = evaluate(load_folder(output_dir / MODEL_FOLDER), dataset, data_dir, batch_size=batch_size)
         try:
@@ -141,6 +156,22 @@ def train(task, dataset, data_dir, output_dir, epochs, batch_size, lr, image_siz
             metrics["train_seconds"] = None
         write_text_atomic(output_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
         return metrics
+
+
+def _fit(cluster, model, *args, **kwargs):
+    """:func:`bidense_keras.train.recipe.fit`, a collective that fails because another process of ``cluster``
+    has gone turned into a :class:`~bidense_keras.train.cluster.ClusterError` that says what to do."""
+    try:
+        return recipe.fit(model, *args, **kwargs)
+    except Exception as error:
+        if not (cluster.distributed and cluster_lib.lost_peer(error)):
+            raise
+        raise cluster_lib.ClusterError(
+            f"Process {cluster.process_id} of {cluster.num_processes} lost another process of the run ({error}). "
+            "Every process stops; the run folder holds the last complete epoch. Restart the run (all processes, "
+            "any number of them, the same command) to resume from it; the process that stopped first names "
+            "the cause in its own log."
+        ) from error
 
 
 def evaluate(model, dataset, data_dir, batch_size=1, image_size=None, synthetic=None):

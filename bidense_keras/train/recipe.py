@@ -81,13 +81,21 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 class LastWeights(keras.callbacks.Callback):
-    """Writes the model's weights to ``path`` after each epoch, through a temporary file (never half-written)."""
+    """Writes the model's weights to ``path`` after each epoch, through a temporary file (never half-written).
 
-    def __init__(self, path):
+    ``writes=False`` (the processes of a cluster other than process 0) saves into a scratch file instead,
+    so that every process runs the same steps (see :class:`bidense_keras.compat.AtomicBackupAndRestore`).
+    """
+
+    def __init__(self, path, writes=True):
         super().__init__()
         self.path = Path(path)
+        self.writes = writes
 
     def on_epoch_end(self, epoch, logs=None):
+        if not self.writes:
+            compat.save_weights_nowhere(self.model)
+            return
         with atomic_path(self.path) as partial:
             self.model.save_weights(partial)
 
@@ -168,7 +176,7 @@ def remove_backup(output_dir):
 
 
 def fit(model, train_data, epochs, output_dir, lr, steps_per_epoch, validation_data=None, verbose=1, accumulate=1,
-        jit_compile="auto", keep_backup=False):
+        jit_compile="auto", keep_backup=False, writes=True):
     """Trains ``model`` with the recipe; re-running with the same ``output_dir`` resumes.
 
     For several devices, build the model and call this inside
@@ -185,6 +193,8 @@ def fit(model, train_data, epochs, output_dir, lr, steps_per_epoch, validation_d
         accumulate, jit_compile: see :func:`compile_for_training`.
         keep_backup: leave the resume state after the last epoch, for a caller that saves the model
             itself and then calls :func:`remove_backup` (a kill before then resumes instead of retraining).
+        writes: False for a process that resumes from ``output_dir`` but writes nothing there (every
+            process of a cluster but process 0).
 
     A NaN or inf loss stops the run with :class:`bidense_keras.integrity.NonFiniteLossError`; the
     backup and ``last.weights.h5`` then hold the last complete epoch.
@@ -198,11 +208,14 @@ def fit(model, train_data, epochs, output_dir, lr, steps_per_epoch, validation_d
         train_data,
         epochs=epochs,
         validation_data=validation_data,
-        callbacks=[integrity.StopOnNonFiniteLoss(), *training_callbacks(output_dir)],  # first: before any save
+        callbacks=[integrity.StopOnNonFiniteLoss(),  # first: before any save
+                   *(training_callbacks(output_dir) if writes else
+                     [compat.AtomicBackupAndRestore(str(Path(output_dir) / BACKUP_FOLDER), writes=False),
+                      LastWeights(Path(output_dir) / LAST_WEIGHTS_FILE, writes=False)])],
         shuffle=False,  # tf.data pipelines shuffle themselves
         verbose=verbose,
     )
-    if not keep_backup:
+    if writes and not keep_backup:
         remove_backup(output_dir)
     return history
 
