@@ -21,8 +21,9 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 MAX_PREDICT_PIXELS = 2048 * 2048
 
 
-def image_paths(inputs):
-    """Image files named by ``inputs`` (files and/or folders, folders listed sorted), each once, each checked to open.
+def image_sizes(inputs):
+    """``{path: (height, width)}`` of the image files named by ``inputs`` (files and/or folders, folders listed
+    sorted), each once, each decoded once to prove it whole.
 
     Raises:
         FileNotFoundError: a path that does not exist, or no images at all.
@@ -39,12 +40,14 @@ def image_paths(inputs):
     unique = {}
     for path in paths:  # a file named twice is predicted once
         unique.setdefault(path.resolve(), path)
-    paths = list(unique.values())
-    if not paths:
+    if not unique:
         raise FileNotFoundError(f"No images ({', '.join(IMAGE_SUFFIXES)}) in {list(map(str, inputs))}.")
-    for path in paths:  # every input opens before anything is written
-        pictures.image_size(path)
-    return paths
+    return {path: pictures.image_size(path) for path in unique.values()}  # all open before anything is written
+
+
+def image_paths(inputs):
+    """The image files of :func:`image_sizes`, in order (the same checks)."""
+    return list(image_sizes(inputs))
 
 
 def output_stems(paths):
@@ -65,10 +68,10 @@ def output_stems(paths):
             level_of[path] += 1
 
 
-def check_sizes(model, paths, max_pixels=MAX_PREDICT_PIXELS):
-    """Raises a ValueError naming the first image below ``model.min_input_size`` or above ``max_pixels`` pixels."""
-    for path in paths:
-        height, width = pictures.image_size(path)
+def check_sizes(model, sizes, max_pixels=MAX_PREDICT_PIXELS):
+    """Raises a ValueError naming the first image of ``sizes`` (``{path: (height, width)}``, as :func:`image_sizes`
+    gives) below ``model.min_input_size`` or above ``max_pixels`` pixels."""
+    for path, (height, width) in sizes.items():
         min_size = getattr(model, "min_input_size", 1)  # a flatbuffer resizes to its own input size
         if min(height, width) < min_size:
             raise ValueError(f"{path} is {height}x{width} pixels, smaller than the {min_size}x{min_size} this model "
@@ -111,8 +114,9 @@ def predict_files(model, inputs, out_dir, class_names=None, palette=None, overwr
     """
     class_names = class_names or getattr(model, "class_names", None)
     palette = palette if palette is not None else getattr(model, "palette", None)
-    paths = image_paths(inputs)  # every input opens before the output folder is made
-    check_sizes(model, paths, max_pixels)
+    sizes = image_sizes(inputs)  # every input opens before the output folder is made
+    check_sizes(model, sizes, max_pixels)
+    paths = list(sizes)
     out_dir = Path(out_dir)
     stems = output_stems(paths)
     for path in paths:

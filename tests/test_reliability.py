@@ -182,6 +182,18 @@ def test_a_kill_while_saving_the_trained_model_resumes_instead_of_retraining(tmp
 # --- Output names cannot collide --------------------------------------------------------------------------------
 
 
+def test_every_image_is_measured_once_before_anything_is_written(tmp_path):
+    from bidense_keras.predict import image_sizes
+
+    _image(tmp_path / "a.png", size=(48, 40))
+    _image(tmp_path / "b.png", size=(64, 33))
+    sizes = image_sizes([tmp_path, tmp_path / "a.png"])  # a file named twice counts once
+    assert sizes == {tmp_path / "a.png": (40, 48), tmp_path / "b.png": (33, 64)}
+    (tmp_path / "c.png").write_bytes(b"not a png")
+    with pytest.raises(ValueError, match="c.png is not a readable image"):
+        image_sizes([tmp_path])
+
+
 def test_output_names_are_distinct_for_any_inputs(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
