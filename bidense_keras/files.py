@@ -4,7 +4,7 @@ Three rules, the way git and rsync behave:
 
 * atomic: a file or folder is written under a temporary name beside its target and renamed into
   place, so an interrupted write leaves the old file (or none), never half of a new one; the
-  temporaries of a killed writer are removed by the next writer of the same target;
+  temporaries of a killed writer are removed by the next process that writes beside them;
 * non-destructive: an existing file is replaced only when the caller says so (``overwrite``, or an
   ``ours`` test that recognises a file the package wrote), a folder is replaced as a whole only when
   it holds nothing but the files the writer makes, and a file is never deleted that the package did
@@ -61,6 +61,19 @@ def _remove_stale(folder, pattern):
                 entry.unlink(missing_ok=True)
 
 
+_SWEPT_FOLDERS = set()  # folders whose dead writers' temporaries this process has removed
+
+
+def _remove_stale_temporaries(folder):
+    """Removes the ``.PID.partial.NAME`` temporaries of dead writers in ``folder``, once per folder and process:
+    a writer killed before this process began leaves them; listing the folder at every write would make a
+    bulk export (thousands of files in one folder) quadratic."""
+    key = os.path.abspath(folder)
+    if key not in _SWEPT_FOLDERS:
+        _remove_stale(Path(folder), r"\.(?P<pid>\d+)\.partial\..+")
+        _SWEPT_FOLDERS.add(key)
+
+
 def check_replaceable(path, overwrite=False, ours=None):
     """Raises unless writing the file ``path`` loses nothing of the user's.
 
@@ -86,8 +99,8 @@ def atomic_path(path, *, overwrite=True, ours=None):
     """Yields a temporary path beside ``path``; on success it replaces ``path``, on error it is removed.
 
     The temporary name keeps ``path``'s suffixes (Keras checks ``.weights.h5``) and is hidden and
-    process-specific, so concurrent writers never share it; a killed writer's temporary is removed
-    by the next write of ``path``.
+    process-specific, so concurrent writers never share it; a killed writer's temporaries are removed
+    by the next process that writes into the same folder.
 
     Args:
         path: the file to write.
@@ -96,7 +109,7 @@ def atomic_path(path, *, overwrite=True, ours=None):
     path = Path(path)
     check_replaceable(path, overwrite, ours)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale(path.parent, rf"\.(?P<pid>\d+)\.partial\.{re.escape(path.name)}")
+    _remove_stale_temporaries(path.parent)
     temporary = path.with_name(f".{os.getpid()}.partial.{path.name}")
     try:
         yield temporary
