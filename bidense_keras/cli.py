@@ -10,18 +10,20 @@ import json
 import sys
 from pathlib import Path
 
-from bidense_keras.version import __version__
-from bidense_keras.backbones import CONVNEXT_SIZES, VIT_SIZES
+from bidense_keras.datasets import catalog
 from bidense_keras.exits import run_command
 from bidense_keras.export.runtime import KERNELS, LCE_PYTHON_ENV
-from bidense_keras.predict import MAX_PREDICT_PIXELS
+from bidense_keras.families import FAMILIES, TASKS, arguments
 from bidense_keras.files import atomic_path, check_replaceable, write_text_atomic
+from bidense_keras.models import DensePredictionModel
+from bidense_keras.predict import MAX_PREDICT_PIXELS
+from bidense_keras.presets import DEFAULT_FAMILY
 from bidense_keras.train.devices import PRECISIONS
+from bidense_keras.variants import BINARIZATIONS
+from bidense_keras.version import __version__
 
 MODEL_HELP = "a preset, a model folder, hf://owner/repo[@revision] or a .keras file"
-TASK_NAMES = {"seg": "segmentation", "segmentation": "segmentation", "depth": "depth"}
-DATASETS = ("synthetic_rooms", "ade20k", "voc", "nyu", "kitti")
-BINARIZATIONS = ("bidense", "bidense_deployable", "fp32", "bnn", "dab", "cfb")
+TASK_NAMES = {"seg": "segmentation", **{task: task for task in TASKS}}
 
 
 def positive_int(text):
@@ -150,8 +152,8 @@ def _download(args):
     import shutil
 
     from bidense_keras.files import atomic_folder
-    from bidense_keras.loader import pretrained_folder
-    from bidense_keras.weights import FOLDER_FILES
+    from bidense_keras.folder_format import FOLDER_FILES
+    from bidense_keras.sources import pretrained_folder
 
     source = pretrained_folder(args.preset)
     target = Path(args.directory) / args.preset
@@ -190,20 +192,33 @@ ARCHITECTURE_OPTIONS = {"architecture": "architecture", "backbone": "backbone", 
                         "out_channels": "out_channels", "features": "features", "binarization": "binarization"}
 
 
-FAMILY_OPTIONS = {"upernet": ("dims", "depths"), "dpt": ("embed_dim", "blocks", "heads", "out_channels")}
+
+
+def family_options(family):
+    """The train options (dests) that only ``family``'s model takes: its arguments beyond the shared ones."""
+    shared = set(arguments(DensePredictionModel))
+    own = set(arguments(family.model_class)) - shared
+    return tuple(option for option, argument in ARCHITECTURE_OPTIONS.items() if argument in own)
+
+
+def _family_of_backbone(backbone):
+    """The family whose backbone sizes name ``backbone``, or None."""
+    return next((name for name, family in FAMILIES.items() if backbone in family.backbone_sizes), None)
 
 
 def _architecture(args):
-    """The model arguments of the train options; the family from --architecture, else from a ViT --backbone."""
-    family = args.architecture or ("dpt" if args.backbone in VIT_SIZES else None)
-    for other, options in FAMILY_OPTIONS.items():
-        given = [f"--{option.replace('_', '-')}" for option in options if getattr(args, option) is not None]
-        if given and (family or "upernet") != other:
+    """The model arguments of the train options; the family from --architecture, else from --backbone."""
+    family = args.architecture or (_family_of_backbone(args.backbone) if args.backbone else None)
+    if family == DEFAULT_FAMILY and not args.architecture:
+        family = None  # the default: no architecture argument
+    for other in FAMILIES.values():
+        given = [f"--{option.replace('_', '-')}" for option in family_options(other) if getattr(args, option) is not None]
+        if given and (family or DEFAULT_FAMILY) != other.name:
             raise ValueError(f"{', '.join(given)} {'is an option' if len(given) == 1 else 'are options'} of the "
-                             f"{other} family: add --architecture {other}.")
-    arguments = {argument: getattr(args, option) for option, argument in ARCHITECTURE_OPTIONS.items()
-                 if getattr(args, option) is not None}
-    return {**arguments, **({"architecture": family} if family else {})}
+                             f"{other.name} family: add --architecture {other.name}.")
+    chosen = {argument: getattr(args, option) for option, argument in ARCHITECTURE_OPTIONS.items()
+              if getattr(args, option) is not None}
+    return {**chosen, **({"architecture": family} if family else {})}
 
 
 def _print_metrics(metrics):
@@ -277,7 +292,7 @@ def _evaluate(args):
 
 
 def _add_data_arguments(parser):
-    parser.add_argument("--dataset", required=True, choices=DATASETS, help="dataset name")
+    parser.add_argument("--dataset", required=True, choices=catalog.names(), help="dataset name")
     parser.add_argument("--data-dir", required=True, help="dataset root (synthetic_rooms: generated there if missing)")
     parser.add_argument("--batch-size", type=positive_int, default=8, help="images per batch")
     parser.add_argument("--seed", type=int, default=0, help="seed of data generation, shuffling and weights")
@@ -298,8 +313,8 @@ def _add_train_arguments(parser):
                        "family: ConvNeXt-T UperNet or ViT-S/14 DPT)")
     start.add_argument("--init", metavar="MODEL", help=f"start from trained weights: {MODEL_HELP}; the head is "
                        "re-initialised when the dataset has other classes")
-    train.add_argument("--architecture", choices=("upernet", "dpt"), help="model family (default upernet)")
-    train.add_argument("--backbone", choices=sorted({*CONVNEXT_SIZES, *VIT_SIZES}),
+    train.add_argument("--architecture", choices=sorted(FAMILIES), help=f"model family (default {DEFAULT_FAMILY})")
+    train.add_argument("--backbone", choices=sorted(size for family in FAMILIES.values() for size in family.backbone_sizes),
                        help="backbone size of the family (from scratch)")
     train.add_argument("--dims", type=positive_int, nargs=4, help="UperNet: ConvNeXt stage widths (from scratch)")
     train.add_argument("--depths", type=positive_int, nargs=4, help="UperNet: ConvNeXt stage depths (from scratch)")
@@ -308,7 +323,7 @@ def _add_train_arguments(parser):
     train.add_argument("--heads", type=positive_int, help="DPT: attention heads (from scratch)")
     train.add_argument("--out-channels", type=positive_int, nargs=4, help="DPT: reassemble widths (from scratch)")
     train.add_argument("--features", type=positive_int, help="decoder width (from scratch)")
-    train.add_argument("--binarization", choices=BINARIZATIONS, help="binarization variant (from scratch)")
+    train.add_argument("--binarization", choices=tuple(BINARIZATIONS), help="binarization variant (from scratch)")
     train = parser.add_argument_group("recipe and devices")
     train.add_argument("--epochs", type=positive_int, default=50, help="passes over the training split")
     train.add_argument("--lr", type=positive_float, default=1e-4, help="peak learning rate of the one-cycle schedule")
@@ -411,7 +426,7 @@ def build_parser():
     convert = command("convert", _convert, "official BiDense checkpoint -> Keras model folder")
     convert.add_argument("checkpoint", help=".ckpt, .pth/.pt or .npz")
     convert.add_argument("output", help="a model folder, or OUT.weights.h5 (OUT.config.json is written beside it)")
-    convert.add_argument("--task", choices=("segmentation", "depth"), help="default: inferred from the checkpoint")
+    convert.add_argument("--task", choices=TASKS, help="default: inferred from the checkpoint")
     convert.add_argument("--max-depth", type=positive_float, default=10.0,
                          help="depth range of a depth checkpoint, metres")
     convert.add_argument("--packed", action="store_true",

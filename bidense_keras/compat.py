@@ -50,6 +50,20 @@ def sublayers(layer):
     return list(layer._flatten_layers(include_self=False, recursive=False))
 
 
+def walk_layers(layer):
+    """Every layer reachable from ``layer`` (nested models and layers inside layers included), each once,
+    through :func:`sublayers`."""
+    seen, stack, ordered = set(), [layer], []
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        ordered.append(current)
+        stack.extend(sublayers(current))
+    return ordered
+
+
 def save_weights_nowhere(model):
     """``model.save_weights`` into a scratch file that is deleted: the steps of a save without its file."""
     with tempfile.TemporaryDirectory() as scratch:

@@ -5,10 +5,10 @@ from pathlib import Path
 import numpy as np
 
 from bidense_keras import pictures, visualize
+from bidense_keras.datasets import synthetic_rooms
 from bidense_keras.files import check_replaceable
 from bidense_keras.loader import load
 from bidense_keras.presets import DEFAULT_PRESETS, PRESETS, get_preset
-from bidense_keras.datasets import synthetic_rooms
 
 HELD_OUT_SEED = synthetic_rooms.HELD_OUT_SEED_OFFSET + 12345  # not among the training scenes
 MAX_SCENES = 50  # rows of one picture (matplotlib draws at most 2**16 pixels a side)

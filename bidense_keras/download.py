@@ -21,18 +21,19 @@ from pathlib import Path
 
 import httpx2
 import huggingface_hub
-from huggingface_hub.utils import validate_repo_id
 from huggingface_hub.errors import (
-    HFValidationError,
     HfHubHTTPError,
+    HFValidationError,
     LocalEntryNotFoundError,
     RemoteEntryNotFoundError,
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
+from huggingface_hub.utils import validate_repo_id
 
+from bidense_keras.errors import WeightsError
 from bidense_keras.files import sha256_of
-from bidense_keras.weights import (
+from bidense_keras.folder_format import (
     CONFIG_FILE,
     METADATA_FILE,
     PACKED_FILE,
@@ -85,10 +86,6 @@ def _holds_model(folder, weights):
     """Whether ``folder`` has the required files and one of the weights files the entry pins."""
     return all((folder / name).is_file() for name in _pinned(REQUIRED_FILES, weights)) and any(
         (folder / name).is_file() for name in _pinned(WEIGHT_FILES, weights))
-
-
-class WeightsError(ValueError):
-    """A weight file is missing, could not be downloaded, or fails its size or sha256 check."""
 
 
 def verify_file(path, expected, label):

@@ -8,10 +8,12 @@ would replace a file the package did not write); argparse uses 2 for its own usa
 
 import sys
 
-from bidense_keras.convert.checkpoint_io import CheckpointError
-from bidense_keras.download import WeightsError
-from bidense_keras.export.runtime import LCERuntimeError
-from bidense_keras.integrity import NonFiniteWeightsError
+from bidense_keras.errors import (
+    CheckpointError,
+    LCERuntimeError,
+    NonFiniteWeightsError,
+    WeightsError,
+)
 
 RUN_FAILED = (WeightsError, LCERuntimeError, CheckpointError, NonFiniteWeightsError, RuntimeError, OSError)
 BAD_ARGUMENT = (FileNotFoundError, ValueError, TypeError)

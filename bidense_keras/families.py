@@ -1,41 +1,84 @@
-"""The model families of the zoo: UperNet (ConvNeXt + UperNet) and DPT (binary ViT + DPT).
+"""The model families of the zoo, as each family's package registers itself: UperNet and DPT.
 
-Presets, model folders, the loader, the fine-tuning overrides and the training CLI name a family
-(``"upernet"``, ``"dpt"``); this table says which class builds it, which backbone sizes
-``backbone=`` may name for it, and which arguments its class takes.
+Presets, model folders, the loader, the fine-tuning overrides and the command lines name a family
+(``"upernet"``, ``"dpt"``); its :class:`Family` record says which class builds it, which backbone sizes
+``backbone=`` may name, which binarizations it has and which presets are its defaults. This module imports
+no model code: ``bidense_keras.models`` fills the table when it is imported (``import bidense_keras`` does).
 """
 
+import dataclasses
 import inspect
 
-from bidense_keras.backbones import CONVNEXT_SIZES, VIT_SIZES
-from bidense_keras.dpt import DPT
-from bidense_keras.models import UperNet
-
-FAMILIES = {cls.family: cls for cls in (UperNet, DPT)}
-BACKBONE_SIZES = {"upernet": CONVNEXT_SIZES, "dpt": VIT_SIZES}
-MODEL_CLASSES = tuple(FAMILIES.values())
+TASKS = ("segmentation", "depth")
 
 
-def family_class(family):
-    """The model class of ``family`` (``"upernet"`` or ``"dpt"``); a ValueError names the choices."""
-    if family not in FAMILIES:
-        raise ValueError(f"Unknown architecture {family!r}; choose one of {sorted(FAMILIES)}.")
-    return FAMILIES[family]
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """One model family.
+
+    Attributes:
+        name: ``"upernet"`` or ``"dpt"`` (the model class's ``family``).
+        model_class: the :class:`~bidense_keras.models.DensePredictionModel` subclass that builds it.
+        backbone_sizes: ``{backbone name: architecture arguments}`` that ``backbone=`` may name.
+        binarizations: the variants of :data:`bidense_keras.variants.BINARIZATIONS` it has.
+        default_presets: ``{task: preset}`` with published weights (``segmentation(architecture=...)``).
+        base_presets: ``{task: preset}``: the paper's model, the base of models built by parts.
+    """
+
+    name: str
+    model_class: type
+    backbone_sizes: dict
+    binarizations: tuple
+    default_presets: dict
+    base_presets: dict
+
+    @property
+    def registered_name(self):
+        """The class's name in Keras' registry, as configs store it (``bidense_keras>UperNet``)."""
+        return f"bidense_keras>{self.model_class.__name__}"
+
+
+FAMILIES = {}  # name -> Family, filled by register_family
+
+
+def register_family(family):
+    """Adds ``family`` to :data:`FAMILIES` (each family's package calls it once, when imported)."""
+    FAMILIES[family.name] = family
+    return family
+
+
+def get_family(name):
+    """The :class:`Family` named ``name``; a ValueError names the choices."""
+    if name not in FAMILIES:
+        raise ValueError(f"Unknown architecture {name!r}; choose one of {sorted(FAMILIES)}.")
+    return FAMILIES[name]
+
+
+def family_class(name):
+    """The model class of family ``name`` (``"upernet"`` or ``"dpt"``); a ValueError names the choices."""
+    return get_family(name).model_class
+
+
+def model_classes():
+    """The model classes of every registered family."""
+    return tuple(family.model_class for family in FAMILIES.values())
 
 
 def family_of(model_class):
     """The family name of a model class (or of a model's class)."""
     model_class = model_class if isinstance(model_class, type) else type(model_class)
-    if issubclass(model_class, MODEL_CLASSES):
-        return model_class.family
-    raise ValueError(f"{model_class.__name__} is not a bidense_keras model ({', '.join(c.__name__ for c in MODEL_CLASSES)}).")
+    for family in FAMILIES.values():
+        if issubclass(model_class, family.model_class):
+            return family.name
+    raise ValueError(f"{model_class.__name__} is not a bidense_keras model "
+                     f"({', '.join(cls.__name__ for cls in model_classes())}).")
 
 
 def class_of_registered_name(registered_name):
     """The model class a Keras config names (``bidense_keras>UperNet``, ``bidense_keras>DPT``), or None."""
-    for cls in MODEL_CLASSES:
-        if registered_name == f"bidense_keras>{cls.__name__}":
-            return cls
+    for family in FAMILIES.values():
+        if registered_name == family.registered_name:
+            return family.model_class
     return None
 
 

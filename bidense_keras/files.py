@@ -22,20 +22,14 @@ from pathlib import Path
 
 import filelock
 
+from bidense_keras.errors import FolderInUseError, OutputExistsError
+
 try:
     import fcntl
 except ImportError:  # Windows
     fcntl = None
 
 LOCK_FILE = ".bidense_keras.lock"
-
-
-class OutputExistsError(FileExistsError):
-    """A write would replace or delete files that the package did not write (pass ``overwrite``)."""
-
-
-class FolderInUseError(RuntimeError):
-    """Another process holds the lock of a folder (two runs writing into one folder)."""
 
 
 def _process_alive(pid):

@@ -12,11 +12,9 @@ import numbers
 import keras
 import numpy as np
 
+from bidense_keras.errors import NonFiniteLossError, NonFiniteWeightsError
+
 VARIANCE_NAMES = ("moving_variance",)  # BatchNorm's running variance: must be >= 0
-
-
-class NonFiniteWeightsError(ValueError):
-    """A model's weights hold NaN or inf, or a negative BatchNorm variance."""
 
 
 def check_finite_weights(model, source):
@@ -54,10 +52,6 @@ def check_positive_float(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number > 0; got {value!r}.")
     return float(value)
-
-
-class NonFiniteLossError(RuntimeError):
-    """Training diverged: the loss became NaN or inf (the weights of that step are not kept)."""
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):

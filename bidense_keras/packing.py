@@ -18,7 +18,7 @@ the bits and the ``.weights.h5`` load into identical models. Every other variabl
 parameters, biases, the float stem and heads) is stored as it is.
 
 The binary ViT's linear kernels (DPT family) enter only as ``s * sign(W - mean_in W)`` per output
-unit, ``s`` learned or ``mean|W|`` (:class:`~bidense_keras.layers.vit.BinaryDense`). Their canonical
+unit, ``s`` learned or ``mean|W|`` (:class:`~bidense_keras.layers.BinaryDense`). Their canonical
 form is *centred*: ``W'_i = m+ * r_i`` where ``W_i`` is above its unit's mean, ``-m- * r_i`` below,
 with ``m+ = sum|W| / (2 * sum_+ r)`` and ``m- = m+ * sum_+ r / sum_- r``: the unit's weights sum to
 zero (up to rounding, far below any ``|W'_i|``), so ``sign(W' - mean W')`` is the original pattern,
@@ -37,7 +37,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from bidense_keras.layers.vit import BinaryDense
+from bidense_keras.layers.binary_dense import BinaryDense
 from bidense_keras.quantizers import MagnitudeAwareSign, ScaledSign
 
 PACKED_FORMAT = "bidense_keras/bits-1"

@@ -13,15 +13,12 @@ import warnings
 import numpy as np
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
+from bidense_keras.errors import ImageFileError
 from bidense_keras.files import atomic_path
 
 SOFTWARE = "bidense_keras"
 MAX_IMAGE_PIXELS = 64_000_000  # 8000 x 8000: larger files are refused before decoding
 _FULL_SCALE = {"I;16": 65535.0, "I;16B": 65535.0, "I;16L": 65535.0, "I;16N": 65535.0}
-
-
-class ImageFileError(ValueError):
-    """A file that is not a readable image, or too large to decode."""
 
 
 def image_size(path, max_pixels=MAX_IMAGE_PIXELS):

@@ -20,19 +20,17 @@ from bidense_keras.exits import run_command
 from bidense_keras.families import family_of
 from bidense_keras.files import atomic_folder, sha256_of, write_text_atomic
 from bidense_keras.presets import DEFAULT_PRESETS, PRESETS
-from bidense_keras.weights import (
+from bidense_keras.folder_format import (
+    CARD_FILE,
     FOLDER_FILES,
     METADATA_FILE,
     PACKED_FILE,
     PACKED_PIN,
     REQUIRED_FILES,
-    load_folder,
-    model_config,
     read_metadata,
-    save_pretrained,
 )
+from bidense_keras.weights import load_folder, model_config, save_pretrained
 
-CARD_FILE = "README.md"
 HUB_ORGANISATION = "bidense-keras"
 LICENSE = "apache-2.0"
 PIPELINE_TAGS = {"segmentation": "image-segmentation", "depth": "depth-estimation"}

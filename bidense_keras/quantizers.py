@@ -16,9 +16,12 @@ bits.
 Engine binarizes with ``sign(0) = +1``; pass ``zero_as_positive=True`` to train or
 evaluate exactly what a converted flatbuffer computes.
 
-The activation binarizer of BiDense (DAB) has learnable parameters and lives in
-:mod:`bidense_keras.layers.dab`; its arithmetic is :func:`distribution_adaptive_sign`.
+The activation binarizer of BiDense (DAB) has learnable parameters, so its objects are Keras layers
+(:class:`DistributionAdaptiveBinarizer` and its deployable form); :func:`get` returns them by name
+(``"dab"``, ``"dab_deployable"``) like the other quantizers, so a convolution takes any of them the same way.
 """
+
+import inspect
 
 import keras
 from keras import ops
@@ -67,8 +70,8 @@ def ste_sign(x, clip_value=1.0, zero_as_positive=False, strict=False):
         x: tensor of any shape.
         clip_value: the gradient is zero where ``|x| > clip_value``.
         zero_as_positive: map 0 to +1 (LCE convention) instead of 0.
-        strict: pass the gradient only where ``|x| < clip_value`` (the binary ViT's estimator,
-            SPEC_DPT §3), so that ``|x| = clip_value`` gets none.
+        strict: pass the gradient only where ``|x| < clip_value`` (the binary ViT's estimator), so that
+            ``|x| = clip_value`` gets none.
 
     Returns:
         Tensor of ``x``'s shape with values in {-1, 0, 1}.
@@ -83,7 +86,7 @@ def ste_sign(x, clip_value=1.0, zero_as_positive=False, strict=False):
 def centered_sign(kernel, clip_value=1.0):
     r"""The binary ViT's weight signs: ``sign(W - mean_in W)`` with a strict straight-through gradient.
 
-    Each output unit's weights are centred before the sign (BiViT, SPEC_DPT §3). Backward:
+    Each output unit's weights are centred before the sign (as in BiViT). Backward:
     :math:`dc = g \cdot 1_{|c| < \text{clip}}`, then through the centring
     :math:`dW = dc - \mathrm{mean}_{in}(dc)`.
 
@@ -315,31 +318,110 @@ class ScaledSign(_ChannelScaledQuantizer):
     function = staticmethod(scaled_sign)
 
 
+@keras.saving.register_keras_serializable(package="bidense_keras")
+class DistributionAdaptiveBinarizer(keras.layers.Layer):
+    """DAB: binarizes activations around a threshold that follows each input's statistics.
+
+    Per input channel c it learns ``alpha_c`` (scale), ``k_c`` (threshold slope) and ``b_c`` (threshold
+    offset); see :func:`distribution_adaptive_sign` for the formula. Init: alpha, k ~ Normal(0, 1e-3),
+    b = 0, as in the paper. A convolution owns it under the name ``binarizer`` (its weights' path).
+
+    Input: ``(batch, height, width, channels)``. Output: same shape.
+
+    Args:
+        zero_as_positive: map sign(0) to +1 (LCE convention) instead of 0.
+    """
+
+    precision = 1
+    scales_after_conv = False  # the scale multiplies the signs before the convolution
+
+    def __init__(self, zero_as_positive=False, name="binarizer", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.zero_as_positive = zero_as_positive
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        small_normal = keras.initializers.RandomNormal(stddev=1e-3)
+        self.alpha = self.add_weight(shape=(channels,), initializer=small_normal, name="alpha")
+        self.k = self.add_weight(shape=(channels,), initializer=small_normal, name="k")
+        self.b = self.add_weight(shape=(channels,), initializer="zeros", name="b")
+
+    def call(self, inputs):
+        return distribution_adaptive_sign(inputs, self.alpha, self.k, self.b, zero_as_positive=self.zero_as_positive)
+
+    def signs_and_scale(self, inputs):
+        """DAB split in its two factors: ``call(x) == scale * signs``.
+
+        Returns:
+            ``signs (B, H, W, C)`` in {-1, 0, 1} (ApproxSign gradient) and
+            ``scale (B, 1, 1, C)`` = ``exp(alpha * (mean_hw|s| - 1))``.
+        """
+        return distribution_adaptive_factors(inputs, self.alpha, self.k, self.b, zero_as_positive=self.zero_as_positive)
+
+    def get_config(self):
+        return {**super().get_config(), "zero_as_positive": self.zero_as_positive}
+
+
+@keras.saving.register_keras_serializable(package="bidense_keras")
+class DeployableDistributionAdaptiveBinarizer(DistributionAdaptiveBinarizer):
+    """DAB whose scale the convolution applies after itself (``"dab_deployable"``), the same weights as DAB.
+
+    A bitpacked binary convolution takes only signs, so the convolution convolves ``signs`` and multiplies
+    its output by a scale derived from DAB's (exact for a depthwise conv, a magnitude-weighted mean of the
+    input channels' scales otherwise; see :meth:`bidense_keras.layers.BiDenseConv2D.output_scale`).
+    Called on its own it computes DAB exactly.
+    """
+
+    scales_after_conv = True
+
+
 QUANTIZERS = {
     "ste_sign": SteSign,
     "approx_sign": ApproxSign,
     "magnitude_aware_sign": MagnitudeAwareSign,
     "scaled_sign": ScaledSign,
+    "dab": DistributionAdaptiveBinarizer,
+    "dab_deployable": DeployableDistributionAdaptiveBinarizer,
 }
 
 
-def get(identifier, **kwargs):
-    """Returns a quantizer object for a name, a config dict, a quantizer, or None.
+def _accepted(cls, options):
+    """Those of ``options`` that the constructor of ``cls`` takes."""
+    parameters = inspect.signature(cls.__init__).parameters
+    return {key: value for key, value in options.items() if key in parameters}
+
+
+def get(identifier, **options):
+    """Returns a quantizer for a name, a config dict, a quantizer object or callable, or None.
 
     Args:
-        identifier: a name of :data:`QUANTIZERS` (e.g. ``"approx_sign"``),
-            a :class:`Quantizer`, a ``keras.saving.serialize_keras_object`` dict,
-            or None (no quantization).
-        **kwargs: constructor arguments used when ``identifier`` is a name.
+        identifier: a name of :data:`QUANTIZERS` (e.g. ``"approx_sign"``, ``"dab"``), a :class:`Quantizer`,
+            a DAB layer, any callable ``x -> q(x)``, a ``keras.saving.serialize_keras_object`` dict, or
+            None (no quantization).
+        **options: constructor arguments used when ``identifier`` is a name; those its class does not
+            take are left out (a convolution passes ``channel_axis`` to every kernel binarizer, and only
+            the per-channel scaled signs use it).
+
+    Raises:
+        ValueError: an unknown name. TypeError: anything else that is not a quantizer.
     """
-    if identifier is None or isinstance(identifier, Quantizer):
+    if identifier is None or isinstance(identifier, (Quantizer, keras.layers.Layer)):
         return identifier
     if isinstance(identifier, str):
         if identifier not in QUANTIZERS:
-            raise ValueError(
-                f"Unknown quantizer {identifier!r}; choose one of {sorted(QUANTIZERS)}."
-            )
-        return QUANTIZERS[identifier](**kwargs)
+            raise ValueError(f"Unknown quantizer {identifier!r}; choose one of {sorted(QUANTIZERS)}.")
+        cls = QUANTIZERS[identifier]
+        return cls(**_accepted(cls, options))
     if isinstance(identifier, dict):
         return keras.saving.deserialize_keras_object(identifier)
+    if callable(identifier):
+        return identifier
     raise TypeError(f"Cannot interpret {identifier!r} as a quantizer.")
+
+
+def serialize(quantizer):
+    """What a layer's config stores for a quantizer: its name when it is one of :data:`QUANTIZERS` made with
+    the given options (as layers store them), else ``keras.saving.serialize_keras_object`` of it."""
+    if quantizer is None or isinstance(quantizer, str):
+        return quantizer
+    return keras.saving.serialize_keras_object(quantizer)

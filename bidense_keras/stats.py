@@ -3,10 +3,9 @@
 import numpy as np
 
 from bidense_keras import compat
-from bidense_keras.backbones.vit import PATCH_SIZE, BinaryViTBackbone, patch_grid
-from bidense_keras.layers import BiDenseConv2D, BiDenseConvTranspose2D
-from bidense_keras.layers.vit import BinaryDense
-from bidense_keras.models import walk_layers
+from bidense_keras.compat import walk_layers
+from bidense_keras.layers import BiDenseConv2D, BiDenseConvTranspose2D, BinaryDense
+from bidense_keras.models.dpt.vit import PATCH_SIZE, BinaryViTBackbone, patch_grid
 
 
 def _is_binary(layer):
@@ -54,7 +53,7 @@ def model_stats(model, input_size=(480, 480)):
     """Counts of binary and float parameters and MACs, and the 1-bit packed size.
 
     Args:
-        model: a :class:`~bidense_keras.models.UperNet` or :class:`~bidense_keras.dpt.DPT`.
+        model: a :class:`~bidense_keras.models.UperNet` or :class:`~bidense_keras.models.DPT`.
         input_size: ``(height, width)`` used for the MAC count.
 
     Returns:

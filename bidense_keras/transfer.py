@@ -34,7 +34,7 @@ def with_overrides(model, **overrides):
     """``model`` rebuilt with ``overrides``, keeping every weight whose shape is unchanged.
 
     Args:
-        model: a trained :class:`~bidense_keras.models.UperNet` or :class:`~bidense_keras.dpt.DPT`.
+        model: a trained :class:`~bidense_keras.models.UperNet` or :class:`~bidense_keras.models.DPT`.
         **overrides: arguments of :data:`KEEP_WEIGHTS`, plus ``num_classes`` (segmentation) or
             ``max_depth`` (depth). A new ``num_classes`` re-initialises the logits conv and drops the
             old class names and palette unless new ones are given; a new ``max_depth`` keeps the

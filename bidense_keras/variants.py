@@ -17,19 +17,8 @@ BINARIZATIONS = {
 }
 
 
-def conv_options(binarization, zero_as_positive=False):
-    """Keyword arguments of :class:`~bidense_keras.layers.BiDenseConv2D` for a variant.
-
-    Args:
-        binarization: one of :data:`BINARIZATIONS`.
-        zero_as_positive: binarize 0 to +1 (LCE convention).
-
-    Returns:
-        dict with ``activation_binarizer``, ``kernel_binarizer``, ``bypass`` and
-        ``zero_as_positive``.
-    """
+def binarization_options(binarization):
+    """``{"activation_binarizer", "kernel_binarizer", "bypass"}`` of a variant; a ValueError names the choices."""
     if binarization not in BINARIZATIONS:
-        raise ValueError(
-            f"Unknown binarization {binarization!r}; choose one of {sorted(BINARIZATIONS)}."
-        )
-    return {**BINARIZATIONS[binarization], "zero_as_positive": zero_as_positive}
+        raise ValueError(f"Unknown binarization {binarization!r}; choose one of {sorted(BINARIZATIONS)}.")
+    return dict(BINARIZATIONS[binarization])

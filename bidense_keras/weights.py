@@ -1,23 +1,7 @@
-"""Model folders: Keras-native directories that also say what the weights are.
+"""Model folders: saving a model with what describes its weights, and loading it back verified.
 
-A folder (the Hugging Face Hub layout, and the unzipped ``.keras`` layout that
-``keras.saving.load_model(folder)`` reads once ``bidense_keras`` is imported) holds:
-
-* ``config.json``: the model's Keras serialization (``bidense_keras>UperNet`` or
-  ``bidense_keras>DPT`` and all its arguments, class names and palette included);
-* ``metadata.json``: ``format``, ``task``, ``keras_version``, ``bidense_keras_version``,
-  ``date_saved``, ``parameter_count`` and what describes the weights (``dataset``,
-  ``input_size``, ``metrics``, ``recipe``, ``description``, ``limits``, ``source``, ``base_model``);
-* ``model.weights.h5``: the Keras weights file;
-* ``model.bits.npz`` (packed folders): the same weights with every binary kernel as sign bits
-  (:mod:`bidense_keras.packing`), pinned by sha256 in ``metadata.json``; read in preference to the
-  ``.h5``, and the only weights file :func:`load_folder` needs. Folders without the ``.h5`` (the defaults
-  shipped in the wheel, Hub downloads of packed presets) load with ``bidense_keras`` but not with
-  ``keras.saving.load_model``, which needs the full published folder;
-* ``README.md``: the model card, written by :mod:`bidense_keras.publish`.
-
-Folders of the first format (``bidense_keras/1``: one ``config.json`` holding ``format``,
-``task``, ``architecture`` and the metadata) still load.
+The layout (file names, metadata, the first format) is :mod:`bidense_keras.folder_format`; this module writes
+and reads it. The model class comes from the folder's ``registered_name`` (:mod:`bidense_keras.families`).
 """
 
 import datetime
@@ -27,24 +11,24 @@ from pathlib import Path
 import keras
 
 from bidense_keras import compat, integrity, packing
+from bidense_keras.families import class_of_registered_name
 from bidense_keras.files import atomic_folder, sha256_of
-from bidense_keras.families import MODEL_CLASSES, class_of_registered_name
-from bidense_keras.models import UperNet
+from bidense_keras.folder_format import (
+    CONFIG_FILE,
+    FOLDER_FILES,
+    FORMAT,
+    METADATA_FILE,
+    PACKED_FILE,
+    PACKED_PIN,
+    WEIGHTS_FILE,
+    WEIGHTS_PIN,
+    read_metadata,
+    registered_config,
+    weights_file,
+    weights_pin,
+)
 from bidense_keras.transfer import with_overrides
 from bidense_keras.version import __version__
-
-CONFIG_FILE = "config.json"
-METADATA_FILE = "metadata.json"
-WEIGHTS_FILE = "model.weights.h5"
-PACKED_FILE = "model.bits.npz"
-PACKED_PIN = "packed_weights"  # metadata.json entry: {"sha256", "size"} of PACKED_FILE
-WEIGHTS_PIN = "weights"  # metadata.json entry: {"sha256", "size"} of WEIGHTS_FILE (folders saved since 0.2.1)
-CARD_FILE = "README.md"
-FORMAT = "bidense_keras/2"
-LEGACY_FORMAT = "bidense_keras/1"
-REQUIRED_FILES = (CONFIG_FILE, METADATA_FILE)
-WEIGHT_FILES = (PACKED_FILE, WEIGHTS_FILE)  # either makes a folder complete; the first found is loaded
-FOLDER_FILES = (*REQUIRED_FILES, *WEIGHT_FILES, CARD_FILE)  # what save_pretrained may replace without overwrite
 
 
 def _copy(model):
@@ -63,7 +47,7 @@ def save_pretrained(model, directory, *, packed=False, overwrite=False, **metada
     """Writes ``model`` as a model folder: ``config.json``, ``metadata.json``, ``model.weights.h5``.
 
     Args:
-        model: a :class:`~bidense_keras.models.UperNet` or :class:`~bidense_keras.dpt.DPT`.
+        model: a :class:`~bidense_keras.models.UperNet` or :class:`~bidense_keras.models.DPT`.
         directory: the model folder; an existing model folder is replaced as a whole, a folder holding
             other files is refused (:class:`~bidense_keras.files.OutputExistsError`) unless ``overwrite``.
         packed: also write ``model.bits.npz`` (binary kernels as bits, about 1/23 of the ``.h5`` for
@@ -106,61 +90,23 @@ def save_pretrained(model, directory, *, packed=False, overwrite=False, **metada
     return Path(directory)
 
 
-def _read_json(path):
-    if not path.is_file():
-        raise FileNotFoundError(f"No {path.name} in model folder {path.parent}.")
-    try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path} is not valid JSON: {error}") from error
-
-
-def _is_legacy(config):
-    return config.get("format") == LEGACY_FORMAT
-
-
 def model_config(directory):
     """``(model class, keyword arguments with task)`` of a model folder's ``config.json``.
 
     Raises:
         ValueError: a config that names no bidense_keras model.
     """
-    path = Path(directory) / CONFIG_FILE
-    config = _read_json(path)
-    if _is_legacy(config) and "architecture" in config and "task" in config:
-        head = {key: config[key] for key in ("class_names", "palette") if key in config}
-        return UperNet, {"task": config["task"], **config["architecture"], **head}
-    model_class = class_of_registered_name(config.get("registered_name"))
-    if model_class is not None and isinstance(config.get("config"), dict):
-        return model_class, {key: value for key, value in config["config"].items() if key != "trainable"}
-    names = " or ".join(f"bidense_keras>{cls.__name__}" for cls in MODEL_CLASSES)
-    raise ValueError(f"{path} is not the config of a bidense_keras model (no {names} in it).")
+    registered_name, arguments = registered_config(directory)
+    model_class = class_of_registered_name(registered_name)
+    if model_class is None:
+        raise ValueError(f"{Path(directory) / CONFIG_FILE} names {registered_name!r}, which is no model family "
+                         "of this version of bidense_keras.")
+    return model_class, arguments
 
 
 def model_arguments(directory):
     """The model's keyword arguments (``task`` included) of a model folder: :func:`model_config` without the class."""
-    return model_config(directory)[1]
-
-
-def read_metadata(directory):
-    """``metadata.json`` of a model folder (for a first-format folder: its config.json minus the architecture)."""
-    directory = Path(directory)
-    config = _read_json(directory / CONFIG_FILE)
-    if _is_legacy(config):
-        return {key: value for key, value in config.items() if key != "architecture"}
-    return _read_json(directory / METADATA_FILE)
-
-
-def weights_file(directory):
-    """The weights file :func:`load_folder` reads: ``model.bits.npz`` if there, else ``model.weights.h5``.
-
-    Raises:
-        FileNotFoundError: the folder has neither.
-    """
-    for name in WEIGHT_FILES:
-        if (Path(directory) / name).is_file():
-            return Path(directory) / name
-    raise FileNotFoundError(f"No weights file ({' or '.join(WEIGHT_FILES)}) in model folder {directory}.")
+    return registered_config(directory)[1]
 
 
 def _check_pin(path, pin, key=PACKED_PIN):
@@ -172,19 +118,6 @@ def _check_pin(path, pin, key=PACKED_PIN):
     if (size, digest) != (pin.get("size"), pin.get("sha256")):
         raise ValueError(f"{path} is corrupt: checksum mismatch (sha256 {digest}, {size} bytes; {METADATA_FILE} "
                          f"pins sha256 {pin.get('sha256')}, {pin.get('size')} bytes).")
-
-
-def _weights_pin(directory):
-    """The ``metadata.json`` pin of ``model.weights.h5``, or None: folders saved before 0.2.1, first-format
-    folders and Hub repositories without ``metadata.json`` have none (their weights load unchecked)."""
-    if _is_legacy(_read_json(directory / CONFIG_FILE)) or not (directory / METADATA_FILE).is_file():
-        return None
-    return read_metadata(directory).get(WEIGHTS_PIN)
-
-
-def is_model_folder(path):
-    """Whether ``path`` is a folder holding a ``config.json`` (a model folder, or a broken one to report)."""
-    return Path(path).is_dir() and (Path(path) / CONFIG_FILE).is_file()
 
 
 def load_folder(directory, **overrides):
@@ -215,7 +148,7 @@ def load_folder(directory, **overrides):
         _check_pin(weights, read_metadata(directory).get(PACKED_PIN))
         packing.load_packed(model, weights)
     else:
-        pin = _weights_pin(directory)
+        pin = weights_pin(directory, WEIGHTS_PIN)
         if pin is not None:
             _check_pin(weights, pin, WEIGHTS_PIN)
         try:

@@ -9,10 +9,11 @@ import pytest
 
 import bidense_keras as bk
 from bidense_keras import presets
-from bidense_keras.backbones.vit import BinaryViTBackbone
-from bidense_keras.dpt import DPT
-from bidense_keras.layers.vit import BinaryAttention, BinaryDense
-from bidense_keras.models import walk_layers
+from bidense_keras.models import BinaryViTBackbone
+from bidense_keras.models import DPT
+from bidense_keras.layers import BinaryDense
+from bidense_keras.models.dpt.vit_layers import BinaryAttention
+from bidense_keras.compat import walk_layers
 from bidense_keras.stats import vit_macs
 from bidense_keras.weights import load_folder, save_pretrained
 
@@ -185,7 +186,7 @@ def test_vit_macs_count_linear_layers_attention_and_patches():
     attention = 2 * 3 * tokens * tokens * 32  # q kᵀ and A v, 3 heads of width 32
     assert vit_macs(backbone, (112, 140)) == {"binary": 4 * (qkv + proj + fc1 + fc2 + attention),
                                               "float": 80 * 96 * 14 * 14 * 3}
-    float_backbone = BinaryViTBackbone(embed_dim=96, depth=4, num_heads=3, binary=False)
+    float_backbone = BinaryViTBackbone(embed_dim=96, depth=4, num_heads=3, binarization="fp32")
     assert vit_macs(float_backbone, (112, 140))["binary"] == 0
     assert math.isclose(sum(vit_macs(float_backbone, (112, 140)).values()), sum(vit_macs(backbone, (112, 140)).values()))
 

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from bidense_keras.backbones.vit import BinaryViTBackbone
+from bidense_keras.models import BinaryViTBackbone
 from bidense_keras.convert.checkpoint_io import load_state_dict
 from bidense_keras.convert.official import strip_prefix
 from bidense_keras.convert import CheckpointError, from_official_checkpoint

@@ -80,7 +80,7 @@ def test_lce_flatbuffer_has_one_bconv_per_binary_conv(tmp_path):
 
 
 def test_folded_binary_linear_is_a_token_conv_with_the_same_output():
-    from bidense_keras.layers.vit import BinaryDense
+    from bidense_keras.layers import BinaryDense
 
     x = np.random.default_rng(0).normal(size=(2, 7, 12)).astype(np.float32)
     x[:, :3] = 0.0  # exact zeros, as in the attention output proj binarizes
@@ -109,11 +109,11 @@ def test_a_strided_conv_subsampled_from_stride_one_computes_the_same():
 @pytest.mark.slow
 def test_a_dpt_exports_its_linear_layers_and_convs_as_bconvs(tmp_path):
     """ViT linears -> 1x1 LceBconv2d over tokens (two for proj and fc2, whose inputs hold zeros), decoder convs -> LceBconv2d."""
-    from bidense_keras.dpt import DPT
+    from bidense_keras.models import DPT
     from bidense_keras.export import deployable_model, to_tflite
     from bidense_keras.layers import BiDenseConvTranspose2D
-    from bidense_keras.layers.vit import BinaryDense
-    from bidense_keras.models import walk_layers
+    from bidense_keras.layers import BinaryDense
+    from bidense_keras.compat import walk_layers
 
     import keras
 

@@ -1,5 +1,8 @@
 """The family table: names to classes, classes to names, and the arguments each class takes."""
 
+import subprocess
+import sys
+
 import pytest
 
 from bidense_keras import DPT, UperNet
@@ -35,10 +38,27 @@ def test_check_arguments_names_each_unknown_one():
         check_arguments(DPT, ["dims", "colour", "depth"])
 
 
-def test_from_preset_goes_through_the_loader():
-    import bidense_keras as bk
-    from bidense_keras.models import CheckedImageModel
-
-    assert CheckedImageModel.preset_loader is bk.load  # installed by bidense_keras.loader
+def test_from_preset_refuses_a_preset_of_another_family():
     with pytest.raises(ValueError, match="bidense_dpt_demo_rooms_seg is a dpt model, not upernet"):
         UperNet.from_preset("bidense_dpt_demo_rooms_seg")  # refused by the preset table, before anything is built
+
+
+def test_from_preset_needs_no_loader(tmp_path):
+    """``from_preset`` is a method of the model classes that loads through the modules below them: in a fresh
+    process where ``bidense_keras.loader`` cannot be imported at all, it still loads a trained model."""
+    script = (
+        "import sys\n"
+        "sys.modules['bidense_keras.loader'] = None  # importing it now raises ImportError\n"
+        "import numpy as np\n"
+        "from bidense_keras.models.upernet import UperNet\n"
+        "from bidense_keras.models import DensePredictionModel\n"
+        "model = UperNet.from_preset('bidense_upernet_demo_rooms_seg')\n"
+        "same = DensePredictionModel.from_preset('bidense_upernet_demo_rooms_seg')\n"
+        "assert type(model) is type(same) is UperNet and model.num_classes == 9\n"
+        "images = np.random.default_rng(0).uniform(0, 255, (1, 64, 64, 3)).astype('float32')\n"
+        "assert np.array_equal(model.predict(images, verbose=0), same.predict(images, verbose=0))\n"
+        "print('loaded', type(model).__name__, 'loader imported:', sys.modules['bidense_keras.loader'] is not None)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "loaded UperNet loader imported: False" in done.stdout

@@ -63,7 +63,7 @@ def measured_parts(model):
     from bidense_keras.layers import BiDenseConv2D, ChannelAdaptiveBypass, DistributionAdaptiveBinarizer
     from bidense_keras.quantizers import ApproxSign
 
-    layers = bk.models.walk_layers(model)
+    layers = bk.compat.walk_layers(model)
     convs = [layer for layer in layers if isinstance(layer, BiDenseConv2D)]
     binary_kernels = 0
     for conv in convs:  # a binary kernel holds +-scale per output channel (0 where a weight is exactly 0,

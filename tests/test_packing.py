@@ -254,7 +254,7 @@ def test_a_vit_linear_kernel_packs_centred_and_keeps_its_sign_pattern():
 
 
 def test_a_packed_dpt_folder_stores_its_vit_linears_as_bits(tmp_path):
-    from bidense_keras.dpt import DPT
+    from bidense_keras.models import DPT
 
     keras.utils.set_random_seed(0)
     model = DPT(task="segmentation", embed_dim=48, depth=4, num_heads=3, features=16, out_channels=(8, 8, 16, 16),

@@ -143,7 +143,7 @@ def test_a_dpt_flatbuffer_computes_its_twin(lce_runtime, tmp_path, binarization,
     """ViT linears as token bconvs (sign(0) = 0 kept for proj and fc2), float attention, and the reassemble
     /2 conv, which LCE 0.16 pads wrongly when it is written as pad + strided conv (the twin subsamples a
     stride-1 conv instead)."""
-    from bidense_keras.dpt import DPT
+    from bidense_keras.models import DPT
 
     keras.utils.set_random_seed(0)
     model = DPT(task="segmentation", embed_dim=24, depth=4, num_heads=2, features=16, out_channels=(8, 8, 16, 16),

@@ -51,7 +51,7 @@ def test_train_a_tiny_dpt_then_evaluate(tmp_path):
     """`train --architecture dpt`: two steps of a 4-block ViT of width 24, saved, reloaded and evaluated
     (the fp32 twin trains through the same code: benchmarks/demo_training.py --schedule dpt)."""
     import bidense_keras as bk
-    from bidense_keras.dpt import DPT
+    from bidense_keras.models import DPT
 
     data, run = tmp_path / "data", tmp_path / "run"
     status = cli.main(["train", "--task", "seg", "--dataset", "synthetic_rooms", "--data-dir", str(data),

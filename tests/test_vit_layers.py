@@ -9,7 +9,8 @@ import pytest
 
 from bidense_keras import quantizers
 from bidense_keras.backends import vjp
-from bidense_keras.layers.vit import BinaryAttention, BinaryDense, LayerScale
+from bidense_keras.layers import BinaryDense
+from bidense_keras.models.dpt.vit_layers import BinaryAttention, LayerScale
 
 pytestmark = pytest.mark.backends
 

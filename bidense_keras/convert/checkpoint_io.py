@@ -15,6 +15,8 @@ import zlib
 
 import numpy as np
 
+from bidense_keras.errors import CheckpointError
+
 _STORAGE_DTYPES = {
     "DoubleStorage": np.float64,
     "FloatStorage": np.float32,
@@ -26,10 +28,6 @@ _STORAGE_DTYPES = {
     "ByteStorage": np.uint8,
     "BoolStorage": np.bool_,
 }
-
-
-class CheckpointError(ValueError):
-    """The file is not a readable checkpoint, or its tensors don't fit the model."""
 
 
 class OpaqueObject:

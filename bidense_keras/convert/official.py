@@ -228,7 +228,7 @@ def from_official_checkpoint(path, task=None, max_depth=10.0, include_preprocess
             shapes do not tell the heads).
 
     Returns:
-        :class:`~bidense_keras.models.UperNet` (or :class:`~bidense_keras.dpt.DPT` for a DPT checkpoint,
+        :class:`~bidense_keras.models.UperNet` (or :class:`~bidense_keras.models.DPT` for a DPT checkpoint,
         recognised by its ViT patch embedding) with the checkpoint's weights.
     """
     state_dict = load_state_dict(path)

@@ -6,7 +6,7 @@ import numpy as np
 
 from bidense_keras.convert.assign import assign_checked
 from bidense_keras.convert.checkpoint_io import CheckpointError
-from bidense_keras.dpt import DPT
+from bidense_keras.models import DPT
 
 STEM = "backbone.patch_embed.proj.weight"
 # Stored but never used by the authors' forward pass.
@@ -74,7 +74,7 @@ def _linear_entries(prefix, dense):
 
 
 def vit_weight_map(backbone, prefix="backbone"):
-    """``{authors' name: (variable, layout change)}`` for a built :class:`~bidense_keras.backbones.vit.BinaryViTBackbone`."""
+    """``{authors' name: (variable, layout change)}`` for a built :class:`~bidense_keras.models.BinaryViTBackbone`."""
     entries = {
         f"{prefix}.cls_token": (backbone.position.cls_token, _same),
         f"{prefix}.pos_embed": (backbone.position.pos_embed, _same),
@@ -100,7 +100,7 @@ def vit_weight_map(backbone, prefix="backbone"):
 def decoder_weight_map(model):
     """``{authors' name: (variable, layout change)}`` for the DPT decoder and head of a built model.
 
-    Layer names are those of :func:`bidense_keras.decoders.dpt.dpt_decoder` and :mod:`bidense_keras.heads`.
+    Layer names are those of :func:`bidense_keras.models.dpt.decoder.dpt_decoder` and :mod:`bidense_keras.models.heads`.
     """
     layer = model.get_layer
     entries = {}
@@ -132,7 +132,7 @@ def _require(state_dict, name):
 
 
 def infer_architecture(state_dict, task=None, max_depth=10.0, num_heads=None):
-    """:class:`~bidense_keras.dpt.DPT` keyword arguments inferred from an (unprefixed) DPT state dict.
+    """:class:`~bidense_keras.models.DPT` keyword arguments inferred from an (unprefixed) DPT state dict.
 
     Width, depth, decoder width, reassemble widths, task and classes come from tensor shapes; the
     heads do not (``qkv`` is ``(3C, C)`` whatever they are): ``num_heads`` defaults to
@@ -158,7 +158,7 @@ def infer_architecture(state_dict, task=None, max_depth=10.0, num_heads=None):
 
 
 def from_state_dict(state_dict, task=None, max_depth=10.0, include_preprocessing=True, num_heads=None, **kwargs):
-    """A :class:`~bidense_keras.dpt.DPT` with the weights of an (unprefixed) DPT state dict.
+    """A :class:`~bidense_keras.models.DPT` with the weights of an (unprefixed) DPT state dict.
 
     Raises:
         CheckpointError: missing, unexpected or misshapen tensors (nothing is assigned then).

@@ -21,8 +21,8 @@ import copy
 import numpy as np
 
 from bidense_keras.datasets import synthetic_rooms
+from bidense_keras.families import TASKS
 
-TASKS = ("segmentation", "depth")
 # Name and colour of each zero-weighted logit after the real classes, so a head's names and palette
 # cover all its logits.
 EXTRA_LOGIT_NAME, EXTRA_LOGIT_COLOUR = "unused", (0, 0, 0)

@@ -15,7 +15,7 @@ def to_float_tflite(model, path, input_size, calibration_images=None):
     """Writes ``model``'s deployable twin as a standard TFLite flatbuffer (no LCE ops).
 
     Args:
-        model: a :class:`~bidense_keras.models.UperNet` or :class:`~bidense_keras.dpt.DPT`.
+        model: a :class:`~bidense_keras.models.UperNet` or :class:`~bidense_keras.models.DPT`.
         path: output ``.tflite`` (written atomically).
         input_size: ``(height, width)`` of the flatbuffer's input.
         calibration_images: ``(N, H, W, 3)`` float32 at ``input_size``; when given, the

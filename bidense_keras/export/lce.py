@@ -36,13 +36,16 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from bidense_keras.compat import walk_layers
 from bidense_keras.export.agreement import output_agreement
-from bidense_keras.export.runtime import LCERuntimeError, flatbuffer_error, runtime_python
+from bidense_keras.export.runtime import (
+    LCERuntimeError,
+    flatbuffer_error,
+    runtime_python,
+)
 from bidense_keras.families import family_of
 from bidense_keras.files import check_replaceable, write_bytes_atomic, write_text_atomic
-from bidense_keras.layers import BiDenseConv2D
-from bidense_keras.layers.vit import BinaryDense
-from bidense_keras.models import walk_layers
+from bidense_keras.layers import BiDenseConv2D, BinaryDense
 from bidense_keras.weights import load_folder, save_pretrained
 
 SIDECAR_FORMAT = "bidense_keras.tflite/1"
@@ -61,7 +64,7 @@ def deployable_model(model, input_size=None):
     padded convs are computed as subsampled stride-1 convs (:meth:`BiDenseConv2D.subsample_strides`).
 
     Args:
-        model: a :class:`~bidense_keras.models.UperNet` or :class:`~bidense_keras.dpt.DPT` with
+        model: a :class:`~bidense_keras.models.UperNet` or :class:`~bidense_keras.models.DPT` with
             ``binarization`` ``bidense``, ``bidense_deployable`` or an ablation without DAB (``bnn``,
             ``cfb``); ``fp32`` models export as plain float models.
         input_size: ``(height, width)`` the flatbuffer will take; None keeps any size (to
@@ -158,7 +161,7 @@ def to_tflite(model, path, input_size=None, sample_images=None, metadata=None, o
     """Writes an LCE flatbuffer of ``model`` to ``path`` and its metadata to ``OUT.json`` beside it.
 
     Args:
-        model: a :class:`~bidense_keras.models.UperNet` or :class:`~bidense_keras.dpt.DPT`.
+        model: a :class:`~bidense_keras.models.UperNet` or :class:`~bidense_keras.models.DPT`.
         path: output ``.tflite`` (written atomically).
         input_size: ``(height, width)``; default the model's fixed input size, else 480x480.
         sample_images: optional ``(N, H, W, 3)`` images at ``input_size``; the report then gives

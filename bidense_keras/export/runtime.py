@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bidense_keras.errors import LCERuntimeError
 from bidense_keras.export import lce_worker
 from bidense_keras.export.agreement import output_agreement
 
@@ -26,10 +27,6 @@ LCE_PYTHON_ENV = "BIDENSE_KERAS_LCE_PYTHON"
 DEFAULT_RUNTIME = "~/.cache/bidense-keras/lce-runtime"
 KERNELS = tuple(lce_worker.KERNELS)
 TFLITE_IDENTIFIER = b"TFL3"  # bytes 4-8 of every TFLite flatbuffer
-
-
-class LCERuntimeError(RuntimeError):
-    """The LCE runtime is missing, cannot be made, or its interpreter failed."""
 
 
 def runtime_python():

@@ -5,7 +5,6 @@ from keras import ops
 
 from bidense_keras import quantizers
 from bidense_keras.layers.cfb import channel_adaptive_bypass
-from bidense_keras.layers.dab import DistributionAdaptiveBinarizer
 
 BYPASSES = ("cfb", "identity", None)
 
@@ -34,12 +33,12 @@ class BiDenseConv2D(keras.layers.Layer):
             (0) or ``"same"`` (``dilation * (k - 1) // 2``, size-preserving at stride 1).
         dilation_rate: int or pair.
         depthwise: one ``(kh, kw)`` filter per channel instead of a full conv.
-        activation_binarizer: ``"dab"``; ``"dab_deployable"`` (DAB with its scale applied
-            after the convolution, see :meth:`output_scale`, so that a bitpacked binary conv
-            can run it); a quantizer name from :mod:`bidense_keras.quantizers` (e.g.
-            ``"approx_sign"``); or None (float).
-        kernel_binarizer: ``"scaled_sign"`` (BiDense), another quantizer
-            name, or None (float weights).
+        activation_binarizer: anything :func:`bidense_keras.quantizers.get` takes: ``"dab"``;
+            ``"dab_deployable"`` (DAB with its scale applied after the convolution, see
+            :meth:`output_scale`, so that a bitpacked binary conv can run it); another quantizer
+            name (e.g. ``"approx_sign"``), a quantizer object or callable; or None (float).
+        kernel_binarizer: ``"scaled_sign"`` (BiDense), another quantizer (name, object or
+            callable), or None (float weights). A name is made with one scale per output channel.
         bypass: ``"cfb"`` (any cin -> cout), ``"identity"`` (added only when
             cin == cout) or None. ``True``/``False`` mean ``"cfb"``/None.
         zero_as_positive: binarize 0 to +1 (LCE convention) instead of 0.
@@ -95,16 +94,10 @@ class BiDenseConv2D(keras.layers.Layer):
                 f"padding {self.padding} change it. Use bypass=None."
             )
 
-        if activation_binarizer in ("dab", "dab_deployable"):
-            self.binarizer = DistributionAdaptiveBinarizer(zero_as_positive, name="binarizer")
-        else:
-            self.binarizer = quantizers.get(activation_binarizer, zero_as_positive=zero_as_positive)
+        self.binarizer = quantizers.get(activation_binarizer, zero_as_positive=zero_as_positive)
         # Depthwise kernels (kh, kw, C, 1) keep one scale per channel: axis -2.
-        kernel_options = {"channel_axis": -2 if depthwise else -1}
-        if kernel_binarizer not in ("scaled_sign", "magnitude_aware_sign"):
-            kernel_options = {}
         self._kernel_quantizer = quantizers.get(
-            kernel_binarizer, zero_as_positive=zero_as_positive, **kernel_options
+            kernel_binarizer, zero_as_positive=zero_as_positive, channel_axis=-2 if depthwise else -1
         )
         self.norm = keras.layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name="norm")
 
@@ -186,7 +179,8 @@ class BiDenseConv2D(keras.layers.Layer):
         self._kernel_quantizer = None
 
     def output_scale(self, input_scale, kernel):
-        """Per-sample output scale of ``dab_deployable`` from DAB's ``(B, 1, 1, C_in)`` scale.
+        """Per-sample output scale of a binarizer that scales after the conv (``dab_deployable``) from its
+        ``(B, 1, 1, C_in)`` scale.
 
         Depthwise: the input scale itself, ``(B, 1, 1, C)`` (exactly DAB). Regular conv: one
         scalar per sample, ``(B, 1, 1, 1)``: the input-channel scales averaged with weights
@@ -201,7 +195,7 @@ class BiDenseConv2D(keras.layers.Layer):
     def call(self, inputs, training=None):
         kernel = self.quantized_kernel()
         output_scale = None
-        if self.activation_binarizer == "dab_deployable":
+        if getattr(self.binarizer, "scales_after_conv", False):
             activations, input_scale = self.binarizer.signs_and_scale(inputs)
             output_scale = self.output_scale(input_scale, ops.stop_gradient(kernel))
         elif self.binarizer is not None:
@@ -237,8 +231,8 @@ class BiDenseConv2D(keras.layers.Layer):
             "padding": self.padding,
             "dilation_rate": self.dilation_rate,
             "depthwise": self.depthwise,
-            "activation_binarizer": self.activation_binarizer,
-            "kernel_binarizer": self.kernel_binarizer,
+            "activation_binarizer": quantizers.serialize(self.activation_binarizer),
+            "kernel_binarizer": quantizers.serialize(self.kernel_binarizer),
             "bypass": self.bypass,
             "zero_as_positive": self.zero_as_positive,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
@@ -250,7 +244,7 @@ class BiDenseConv2D(keras.layers.Layer):
 class BiDenseConvTranspose2D(BiDenseConv2D):
     """``y = BatchNorm(conv_transpose(binarize(x), binarize(W)))``: ×``factor`` upsampling, kernel = stride.
 
-    The DPT decoder's learned upsampling (SPEC_DPT §6): the windows do not overlap and nothing is
+    The DPT decoder's learned upsampling: the windows do not overlap and nothing is
     padded. The kernel is ``(factor, factor, filters, cin)``; the BiDense weight binarizer scales it
     per *input* channel (the authors reduce their ``(cin, cout, k, k)`` layout over all but the first
     axis). No bypass of its own: the decoder adds CFB of the nearest-upsampled input.
@@ -261,17 +255,19 @@ class BiDenseConvTranspose2D(BiDenseConv2D):
         filters: output channels.
         factor: the upsampling factor (kernel size and stride).
         activation_binarizer, kernel_binarizer, zero_as_positive, kernel_initializer: as for
-            :class:`BiDenseConv2D` (``dab_deployable`` is not supported).
+            :class:`BiDenseConv2D`, except a binarizer that scales after the conv (``dab_deployable``):
+            the kernel is scaled per input channel, which no output scale can follow.
     """
 
     def __init__(self, filters, factor, activation_binarizer="dab", kernel_binarizer="scaled_sign",
                  zero_as_positive=False, kernel_initializer=None, **kwargs):
-        if activation_binarizer == "dab_deployable":
-            raise ValueError("BiDenseConvTranspose2D has no dab_deployable form.")
         super().__init__(filters, kernel_size=factor, strides=factor, padding="valid",
                          activation_binarizer=activation_binarizer, kernel_binarizer=kernel_binarizer,
                          bypass=None, zero_as_positive=zero_as_positive, kernel_initializer=kernel_initializer,
                          **kwargs)
+        if getattr(self.binarizer, "scales_after_conv", False):
+            raise ValueError(f"{self.name}: a transposed conv has no form with the binarizer's scale after it "
+                             f"({activation_binarizer!r}); use exact DAB (\"dab\").")
         self.factor = factor
 
     def _kernel_shape(self, in_channels):

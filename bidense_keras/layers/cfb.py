@@ -61,13 +61,14 @@ class ChannelAdaptiveBypass(keras.layers.Layer):
 
 
 def add_bypass(y, x, filters, conv, name, resample=None):
-    """``y + CFB(resample(x))`` when the model's convs have CFB bypasses (``conv``'s bound options), else ``y``.
+    """``y + CFB(resample(x))`` when the model's convs have CFB bypasses (``conv``, a
+    :class:`~bidense_keras.layers.ConvSpec`, says so), else ``y``.
 
     For a convolution that changes the spatial size and so has no bypass of its own: ``resample``
     (a function of ``x``, e.g. an average pooling or a nearest upsampling layer applied to it) brings
     ``x`` to ``y``'s size; the layers are made only when the bypass is used.
     """
-    if conv.keywords["bypass"] != "cfb":
+    if not conv.channel_bypass:
         return y
     shortcut = ChannelAdaptiveBypass(filters, name=f"{name}_bypass")(resample(x) if resample else x)
     return keras.layers.Add(name=f"{name}_add")([y, shortcut])

@@ -1,4 +1,4 @@
-"""Small layers used around binary convolutions."""
+"""Small layers used around binary convolutions, with PyTorch's defaults (the authors' models are PyTorch)."""
 
 import keras
 
@@ -15,3 +15,13 @@ class LearnableBias(keras.layers.Layer):
 
     def call(self, inputs):
         return inputs + self.bias
+
+
+def batch_norm(name):
+    """BatchNorm with PyTorch's defaults (eps 1e-5, momentum 0.1 == Keras 0.9)."""
+    return keras.layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name=name)
+
+
+def prelu(name):
+    """Per-channel PReLU of ``(B, H, W, C)`` maps with PyTorch's initial slope 0.25."""
+    return keras.layers.PReLU(alpha_initializer=keras.initializers.Constant(0.25), shared_axes=[1, 2], name=name)

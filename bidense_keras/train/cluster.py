@@ -28,6 +28,8 @@ import threading
 
 import keras
 
+from bidense_keras.errors import ClusterError
+
 SUPPORTED_BACKEND = "jax"
 # Variables by which a cluster manager says it started several processes (JAX detects them itself).
 MANAGER_VARIABLES = {"SLURM_NTASKS": "SLURM", "OMPI_COMM_WORLD_SIZE": "Open MPI"}
@@ -37,10 +39,6 @@ LOST_PEER = re.compile(r"Connection closed by peer|Connection reset|heartbeat ti
 
 
 JAX_GRACE_S = 30  # JAX's own join timeout runs this much longer than ours, so ours names the problem first
-
-
-class ClusterError(RuntimeError):
-    """The processes of a run could not start together, or one of them was lost."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,11 +14,12 @@ import keras
 from bidense_keras import integrity
 from bidense_keras.backends import machine
 from bidense_keras.datasets import catalog, loaders, synthetic_rooms
+from bidense_keras.families import get_family
 from bidense_keras.files import OutputExistsError, folder_lock, write_text_atomic
 from bidense_keras.loader import load
-from bidense_keras.presets import PAPER_BASE_PRESETS
-from bidense_keras.train import devices as train_devices
+from bidense_keras.presets import DEFAULT_FAMILY
 from bidense_keras.train import cluster as cluster_lib
+from bidense_keras.train import devices as train_devices
 from bidense_keras.train import recipe
 from bidense_keras.weights import load_folder, save_pretrained
 
@@ -45,7 +46,7 @@ def build_model(task, dataset, preset=None, init=None, architecture=None, **mode
     """
     head = catalog.head_arguments(dataset, task)
     if init is None:
-        preset = preset or PAPER_BASE_PRESETS[architecture or "upernet"][task]
+        preset = preset or get_family(architecture or DEFAULT_FAMILY).base_presets[task]
         return load(preset, pretrained=False, task=task, architecture=architecture, **head, **model_arguments)
     if preset is not None or model_arguments:
         raise ValueError(f"--init starts from trained weights; it takes no preset or model arguments "

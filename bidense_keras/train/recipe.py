@@ -32,7 +32,7 @@ def compile_for_training(model, total_steps, lr, weight_decay=1e-2, accumulate=1
     """Compiles ``model`` with its task's loss and metrics, AdamW and a one-cycle schedule.
 
     Args:
-        model: a :class:`~bidense_keras.models.UperNet` or :class:`~bidense_keras.dpt.DPT`.
+        model: a :class:`~bidense_keras.models.UperNet` or :class:`~bidense_keras.models.DPT`.
         total_steps: batches of the whole run (epochs * batches per epoch); the schedule spans
             ``total_steps // accumulate`` updates.
         lr: peak learning rate of the one-cycle schedule.

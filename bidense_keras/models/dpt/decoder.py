@@ -1,13 +1,13 @@
-"""DPT decoder of BiDense (SPEC_DPT §6-7): four ViT feature maps reassembled into a pyramid, then fused.
+"""DPT decoder of BiDense: four ViT feature maps reassembled into a pyramid (x4, x2, x1, /2), then fused.
 
-``conv`` arguments are factories of :class:`~bidense_keras.layers.BiDenseConv2D` with the model's
-binarization options bound (see :func:`bidense_keras.variants.conv_options`).
+Every convolution is a BiDense one; a convolution that changes the spatial size gets a CFB shortcut of
+its input resampled alike (nearest upsampling, 3x3 average pooling). ``conv`` arguments are the model's
+:class:`~bidense_keras.layers.ConvSpec`.
 """
 
 import keras
 
-from bidense_keras.backbones.convnext import prelu
-from bidense_keras.layers import BiDenseConvTranspose2D, LearnableBias, add_bypass
+from bidense_keras.layers import LearnableBias, add_bypass, prelu
 from bidense_keras.layers.sampling import ResizeBy
 
 RESAMPLE_FACTORS = (4, 2, 1, 0.5)  # the reassembled maps are 4x, 2x, 1x and 1/2x the patch grid
@@ -19,10 +19,7 @@ def _upsample(x, filters, factor, conv, name):
     The transposed conv keeps exact DAB in a deployable model: its kernel is scaled per input
     channel, so LCE could not bitpack it anyway, and it exports as a float ``TRANSPOSE_CONV``.
     """
-    options = {key: conv.keywords[key] for key in ("activation_binarizer", "kernel_binarizer", "zero_as_positive")}
-    if options["activation_binarizer"] == "dab_deployable":
-        options["activation_binarizer"] = "dab"
-    y = BiDenseConvTranspose2D(filters, factor, **options, name=name)(x)
+    y = conv.transpose(filters, factor, name=name)(x)
     nearest = keras.layers.UpSampling2D(factor, interpolation="nearest", name=f"{name}_nearest")
     return add_bypass(y, x, filters, conv, name, resample=nearest)
 

@@ -1,4 +1,4 @@
-"""Binary DINOv2-style ViT: the DPT family's backbone (SPEC_DPT §1-4).
+"""Binary DINOv2-style ViT: the DPT family's backbone.
 
 Images are resized down to a multiple of two patches, cut into 14×14 patches (a full-precision
 conv), given a class token and a positional embedding resampled from a 37×37 grid, and passed
@@ -11,14 +11,14 @@ import math
 import keras
 from keras import ops
 
-from bidense_keras.layers.sampling import bicubic_scale_matrix, resize_bilinear_half_pixel
-from bidense_keras.layers.vit import BinaryAttention, LayerScale, vit_linear
+from bidense_keras.layers.sampling import (
+    bicubic_scale_matrix,
+    resize_bilinear_half_pixel,
+)
+from bidense_keras.models.backbone import Backbone
+from bidense_keras.models.dpt.vit_layers import BinaryAttention, LayerScale, vit_linear
 
-# DINOv2's sizes (head width 64); the authors' models use vit_small (ViT-S/14).
-VIT_SIZES = {
-    "vit_small": {"embed_dim": 384, "depth": 12, "num_heads": 6},
-    "vit_base": {"embed_dim": 768, "depth": 12, "num_heads": 12},
-}
+BINARIZATIONS = ("bidense", "bidense_deployable", "fp32")  # the ViT is binary in the first two, float in fp32
 PATCH_SIZE = 14
 POSITION_GRID = 37  # pos_embed holds 1 + 37² vectors (DINOv2's 518-pixel images)
 POSITION_OFFSET = 0.1  # DINOv2 resamples the grid by scale factors (patches + 0.1) / 37
@@ -79,7 +79,7 @@ class PositionEmbedding(keras.layers.Layer):
 class BinaryViTBlock(keras.layers.Layer):
     """``x += ls1 * attn(norm1(x)); x += ls2 * fc2(gelu(fc1(norm2(x))))`` with binary attention and MLP.
 
-    LayerNorm eps 1e-6; fc1 (C -> 4C) and fc2 are mean-scaled :class:`~bidense_keras.layers.vit.BinaryDense`
+    LayerNorm eps 1e-6; fc1 (C -> 4C) and fc2 are mean-scaled :class:`~bidense_keras.layers.BinaryDense`
     (float ``Dense`` layers and float attention with ``binary=False``).
     Input and output ``(batch, tokens, channels)``.
     """
@@ -118,27 +118,37 @@ class BinaryViTBlock(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="bidense_keras")
-class BinaryViTBackbone(keras.layers.Layer):
+class BinaryViTBackbone(Backbone, keras.Model):
     """The binary ViT as four feature maps (DINOv2 ViT-S/14 by default).
 
     Input ``(batch, H, W, 3)`` (normalized images, H and W at least 28); output a list of four
     ``(batch, ph, pw, embed_dim)`` maps, ``(ph, pw) = patch_grid(H, W)``: the outputs of the last
-    four blocks after the final LayerNorm, class token dropped.
+    four blocks after the final LayerNorm, class token dropped. A subclassed model: the patch grid,
+    and with it the positional embedding's resampling, follows the image size when the model runs.
 
     Args:
         embed_dim, depth, num_heads: width, blocks (at least 4) and attention heads.
         mlp_ratio: MLP width over ``embed_dim``.
-        binary: binary blocks (default), or the full-precision twin's float blocks.
+        binarization: ``"bidense"`` or ``"bidense_deployable"`` (binary blocks: the deployable form changes
+            only the decoder) or ``"fp32"`` (the full-precision twin's float blocks).
     """
 
-    def __init__(self, embed_dim=384, depth=12, num_heads=6, mlp_ratio=4, binary=True, **kwargs):
+    def __init__(self, embed_dim=384, depth=12, num_heads=6, mlp_ratio=4, binarization="bidense", **kwargs):
         super().__init__(**kwargs)
+        if binarization not in BINARIZATIONS:
+            raise ValueError(f"The binary ViT has binarization {BINARIZATIONS}; got {binarization!r}.")
         if depth < FEATURE_BLOCKS:
             raise ValueError(f"{self.name}: depth {depth} < {FEATURE_BLOCKS}: the decoder takes the last four blocks.")
         if embed_dim % num_heads:
             raise ValueError(f"{self.name}: embed_dim {embed_dim} does not split into {num_heads} heads.")
         self.embed_dim, self.depth, self.num_heads, self.mlp_ratio = embed_dim, depth, num_heads, mlp_ratio
-        self.binary = binary
+        self.binarization = binarization
+        self.binary = binarization != "fp32"
+
+    @property
+    def feature_channels(self):
+        """Four times ``embed_dim``: every map is a block's tokens."""
+        return (self.embed_dim,) * FEATURE_BLOCKS
 
     def build(self, input_shape):
         self.patch_embed = keras.layers.Conv2D(self.embed_dim, PATCH_SIZE, strides=PATCH_SIZE, name="patch_embed")
@@ -188,4 +198,4 @@ class BinaryViTBackbone(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "embed_dim": self.embed_dim, "depth": self.depth,
-                "num_heads": self.num_heads, "mlp_ratio": self.mlp_ratio, "binary": self.binary}
+                "num_heads": self.num_heads, "mlp_ratio": self.mlp_ratio, "binarization": self.binarization}

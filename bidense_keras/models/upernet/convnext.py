@@ -1,29 +1,9 @@
 """Binary ConvNeXt (BiDense) and its full-precision twin (fp32_0), as feature pyramids."""
 
-import functools
-
 import keras
 
-from bidense_keras.layers import BiDenseConv2D, LearnableBias, add_bypass
-from bidense_keras.variants import conv_options
-
-CONVNEXT_SIZES = {
-    "convnext_tiny": {"dims": (96, 192, 384, 768), "depths": (3, 3, 9, 3)},
-    "convnext_small": {"dims": (96, 192, 384, 768), "depths": (3, 3, 27, 3)},
-    "convnext_base": {"dims": (128, 256, 512, 1024), "depths": (3, 3, 27, 3)},
-}
-
-
-def batch_norm(name):
-    """BatchNorm with PyTorch's defaults (eps 1e-5, momentum 0.1 == Keras 0.9)."""
-    return keras.layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name=name)
-
-
-def prelu(name):
-    """Per-channel PReLU with PyTorch's initial slope 0.25."""
-    return keras.layers.PReLU(
-        alpha_initializer=keras.initializers.Constant(0.25), shared_axes=[1, 2], name=name
-    )
+from bidense_keras.layers import ConvSpec, LearnableBias, add_bypass, batch_norm, prelu
+from bidense_keras.models.backbone import Backbone
 
 
 def _binary_block(x, dim, conv, name):
@@ -58,7 +38,7 @@ def _float_transition(x, dim, name):
 
 
 @keras.saving.register_keras_serializable(package="bidense_keras")
-class ConvNeXtBackbone(keras.Model):
+class ConvNeXtBackbone(Backbone, keras.Model):
     """ConvNeXt feature extractor with BiDense binary convolutions (or their fp32 twin).
 
     Input: normalized images ``(batch, height, width, 3)``. Outputs: the four stage
@@ -86,8 +66,8 @@ class ConvNeXtBackbone(keras.Model):
     ):
         if len(dims) != 4 or len(depths) != 4:
             raise ValueError(f"ConvNeXt needs 4 stages; got dims={dims}, depths={depths}.")
-        conv = functools.partial(BiDenseConv2D, **conv_options(binarization, zero_as_positive))
-        binary = binarization != "fp32"
+        conv = ConvSpec.of(binarization, zero_as_positive)
+        binary = conv.binary
         inputs = keras.Input(shape=input_shape, name="images")
         x = keras.layers.Conv2D(dims[0], 4, strides=4, name="stem_conv")(inputs)
         x = batch_norm("stem_norm")(x)
@@ -106,6 +86,11 @@ class ConvNeXtBackbone(keras.Model):
         self.binarization = binarization
         self.zero_as_positive = zero_as_positive
         self.image_shape = tuple(input_shape)
+
+    @property
+    def feature_channels(self):
+        """The four stage widths, ``dims``."""
+        return self.dims
 
     def get_config(self):
         return {

@@ -1,13 +1,17 @@
 """UperNet decoder of BiDense: pyramid pooling (PPM) on the last stage, then a pairwise FPN.
 
-``conv`` arguments are factories of :class:`~bidense_keras.layers.BiDenseConv2D`
-with the model's binarization options bound (see :func:`bidense_keras.variants.conv_options`).
+``conv`` arguments are the model's :class:`~bidense_keras.layers.ConvSpec`: calling it makes a
+:class:`~bidense_keras.layers.BiDenseConv2D` with the model's binarizers and bypass.
 """
 
 import keras
 
-from bidense_keras.backbones.convnext import prelu
-from bidense_keras.layers import AdaptiveAveragePooling2D, LearnableBias, ResizeLike
+from bidense_keras.layers import (
+    AdaptiveAveragePooling2D,
+    LearnableBias,
+    ResizeLike,
+    prelu,
+)
 
 PPM_BINS = (1, 2, 4, 6)
 
