@@ -52,7 +52,13 @@ def load(source, *, pretrained=True, task=None, architecture=None, weights_path=
             or a model of the other task or family.
         FileNotFoundError: a path that does not exist.
         TypeError: an override the source cannot take.
-        bidense_keras.download.WeightsError: weights that are missing, corrupt or undownloadable.
+        bidense_keras.errors.WeightsError: weights that are missing, corrupt or undownloadable.
+
+    Example::
+
+        model = bidense_keras.load("bidense_upernet_demo_rooms_seg")  # verified by sha256
+        tuned = bidense_keras.load("bidense_upernet_demo_rooms_seg", num_classes=3)  # a new head to fine-tune
+        logits = tuned.predict(np.full((1, 64, 64, 3), 128.0, "float32"), verbose=0)  # (1, 64, 64, 3)
     """
     text = str(source)
     if not text.endswith(".tflite"):
@@ -94,6 +100,12 @@ def segmentation(preset=None, *, pretrained=False, architecture=None, weights_pa
 
     Returns:
         A ``keras.Model`` mapping ``(B, H, W, 3)`` images to ``(B, H, W, num_classes)`` logits.
+
+    Example::
+
+        model = bidense_keras.segmentation(pretrained=True)  # the demo model, 9 classes
+        labels = model.predict(np.full((1, 64, 64, 3), 128.0, "float32"), verbose=0).argmax(-1)  # (1, 64, 64)
+        paper = bidense_keras.segmentation(backbone="convnext_small", num_classes=21)  # untrained, by parts
     """
     return _by_task("segmentation", preset, pretrained, weights_path, architecture, overrides)
 
@@ -112,6 +124,11 @@ def depth(preset=None, *, pretrained=False, architecture=None, weights_path=None
 
     Returns:
         A ``keras.Model`` mapping ``(B, H, W, 3)`` images to ``(B, H, W, 1)`` depth in metres.
+
+    Example::
+
+        model = bidense_keras.depth(pretrained=True, architecture="dpt")  # the DPT demo model
+        metres = model.predict(np.full((1, 56, 56, 3), 128.0, "float32"), verbose=0)  # (1, 56, 56, 1)
     """
     return _by_task("depth", preset, pretrained, weights_path, architecture, overrides)
 

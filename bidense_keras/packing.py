@@ -1,7 +1,7 @@
 """Binary kernels stored as bits: the packed weights file of a model folder (``model.bits.npz``).
 
 A binarized kernel W enters the network only as ``mean|W_o| * sign(W)`` per output channel o
-(SPEC §3.3). Its packed form keeps exactly that: one sign bit per weight, the flat indices of
+(the weight binarizer, :func:`bidense_keras.quantizers.scaled_sign`). Its packed form keeps exactly that: one sign bit per weight, the flat indices of
 exact zeros (sign 0; usually none, then not stored) and one float32 magnitude per channel.
 Rebuilding gives the *canonical kernel* ``W'_i = m_o * r_i * sign(W_i)``, where ``r_i`` in
 {1/4, 1/2, 1, 2} is a fixed pseudo-random pattern over the weight index (:func:`spread`) and

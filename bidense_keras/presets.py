@@ -17,6 +17,10 @@ from bidense_keras.registry import read_registry
 DEFAULT_PRESETS = {"segmentation": "bidense_upernet_demo_rooms_seg", "depth": "bidense_upernet_demo_rooms_depth"}
 DEFAULT_FAMILY = "upernet"  # theirs, and the family of models built by parts when none is named
 
+PAPER_DATASETS = ("ade20k", "voc", "nyu", "kitti")  # the paper's benchmarks, in the table's order
+PAPER_BINARIZATIONS = ("bidense", "fp32")  # the paper's method and its full-precision counterpart
+DEMO_TASKS = {"seg": "segmentation", "depth": "depth"}  # the demo presets' name suffixes
+
 PRESETS = {}  # name -> entry, filled by register_presets
 BACKBONES = {}  # backbone name -> (family, architecture arguments), filled by register_presets
 _REGISTRY = read_registry()
@@ -42,6 +46,21 @@ def register_presets(family, backbones, rows):
                              **catalog.head_arguments(dataset, task)},
             "weights": _REGISTRY.get(name),
         }
+
+
+def paper_rows(family, backbones):
+    """Rows ``f"{binarization}_{family}_{tag}_{dataset}"`` of the paper's models: each binarization of
+    :data:`PAPER_BINARIZATIONS`, each backbone of ``backbones`` (``{tag in the name: backbone}``), each dataset
+    of :data:`PAPER_DATASETS` (its task from the catalog), in that order."""
+    return [(f"{binarization}_{family}_{tag}_{dataset}", catalog.dataset(dataset)["task"], dataset, backbone,
+             binarization)
+            for binarization in PAPER_BINARIZATIONS for tag, backbone in backbones.items() for dataset in PAPER_DATASETS]
+
+
+def demo_rows(family, backbone, binarizations, suffix=""):
+    """Rows ``f"{binarization}_{family}_demo_rooms_{seg|depth}{suffix}"`` of models trained here on synthetic_rooms."""
+    return [(f"{binarization}_{family}_demo_rooms_{short}{suffix}", task, "synthetic_rooms", backbone, binarization)
+            for binarization in binarizations for short, task in DEMO_TASKS.items()]
 
 
 def list_presets(pattern="*"):

@@ -4,7 +4,8 @@ import pytest
 import tensorflow as tf  # the reference convolution, whatever the Keras backend
 from keras import ops
 
-from bidense_keras.layers import BiDenseConv2D, DistributionAdaptiveBinarizer, LearnableBias
+from bidense_keras import quantizers
+from bidense_keras.layers import BiDenseConv2D, BiDenseConvTranspose2D, ConvSpec, DistributionAdaptiveBinarizer, LearnableBias
 from tests.test_cfb import cfb_loop
 from tests.test_quantizers import dab_reference
 
@@ -108,3 +109,29 @@ def test_layers_serialize_through_a_keras_file(tmp_path):
     restored = keras.saving.load_model(path)
     np.testing.assert_array_equal(restored.predict(data, verbose=0), model.predict(data, verbose=0))
     assert restored.layers[1].get_config() == model.layers[1].get_config()
+
+
+def test_binarizers_given_as_objects_or_callables_compute_as_by_name():
+    x = np.random.default_rng(1).normal(size=(2, 6, 6, 4)).astype("float32")
+    by_name = BiDenseConv2D(5, 3, activation_binarizer="approx_sign", bypass="cfb")
+    by_object = BiDenseConv2D(5, 3, activation_binarizer=quantizers.approx_sign,
+                              kernel_binarizer=quantizers.ScaledSign(), bypass="cfb")
+    by_name.build(x.shape)
+    by_object.build(x.shape)
+    by_object.set_weights(by_name.get_weights())
+    np.testing.assert_allclose(np.asarray(by_object(x)), np.asarray(by_name(x)), rtol=1e-6)
+
+
+def test_conv_spec_makes_the_variants_convs():
+    spec = ConvSpec.of("bidense_deployable", zero_as_positive=True)
+    conv = spec(8, 3, padding=1, name="c")
+    assert type(conv.binarizer) is quantizers.DeployableDistributionAdaptiveBinarizer and conv.bypass == "cfb"
+    assert conv.zero_as_positive and spec.binary and spec.channel_bypass
+    assert spec(8, 2, strides=2, padding=0, bypass=None).bypass is None  # a per-call argument wins
+    upsample = spec.transpose(8, 2, name="up")  # a transposed conv takes exact DAB
+    assert type(upsample.binarizer) is quantizers.DistributionAdaptiveBinarizer
+    assert not ConvSpec.of("fp32").binary and not ConvSpec.of("bnn").channel_bypass
+    with pytest.raises(ValueError, match="no form with the binarizer's scale after it"):
+        BiDenseConvTranspose2D(8, 2, activation_binarizer="dab_deployable")
+    with pytest.raises(ValueError, match="Unknown binarization 'bidence'"):
+        ConvSpec.of("bidence")

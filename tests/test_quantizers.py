@@ -104,3 +104,24 @@ def test_get_by_name_and_serialization_round_trip():
 def test_unknown_quantizer_name_is_a_clear_error():
     with pytest.raises(ValueError, match="Unknown quantizer 'sing'"):
         quantizers.get("sing")
+
+
+def test_dab_is_a_quantizer_taken_by_name_like_the_others():
+    dab = quantizers.get("dab", zero_as_positive=True, channel_axis=-2)  # options it does not take are left out
+    assert type(dab) is quantizers.DistributionAdaptiveBinarizer and dab.zero_as_positive and dab.name == "binarizer"
+    deployable = quantizers.get("dab_deployable")
+    assert isinstance(deployable, quantizers.DistributionAdaptiveBinarizer)
+    assert deployable.scales_after_conv and not dab.scales_after_conv
+    x = np.random.default_rng(0).normal(size=(2, 5, 5, 3)).astype("float32")
+    dab.build(x.shape)
+    deployable.build(x.shape)
+    deployable.set_weights(dab.get_weights())
+    signs, scale = deployable.signs_and_scale(x)  # the deployable form's factors multiply back to DAB
+    np.testing.assert_allclose(np.asarray(signs) * np.asarray(scale), np.asarray(deployable(x)), rtol=1e-6)
+    assert quantizers.get(dab) is dab
+
+
+def test_a_callable_is_a_quantizer_and_anything_else_is_refused():
+    assert quantizers.get(quantizers.approx_sign) is quantizers.approx_sign
+    with pytest.raises(TypeError, match="Cannot interpret 3 as a quantizer"):
+        quantizers.get(3)

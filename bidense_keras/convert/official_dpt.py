@@ -1,4 +1,8 @@
-"""The authors' DPT checkpoints (binary DINOv2 ViT + DPT decoder): names, layouts, architecture (SPEC_DPT §9)."""
+"""The authors' DPT checkpoints (binary DINOv2 ViT + DPT decoder): names, layouts, architecture.
+
+The authors' ``state_dict`` names (``backbone.blocks.N...`` for the ViT, ``scratch...`` for the decoder) map
+to this package's layers by name; kernels are transposed from PyTorch's layouts to Keras'.
+"""
 
 import re
 

@@ -1,6 +1,6 @@
 """Convert a BiDense model into a TFLite flatbuffer with bitpacked binary convolutions (LceBconv2d).
 
-Three steps make the Keras graph what LCE's converter recognises (SPEC 5):
+Three steps make the Keras graph what LCE's converter recognises (docs/deployment.md has what was measured):
 
 1. a *deployable twin*: the same weights in a model whose DAB scale is applied after
    each convolution (``binarization="bidense_deployable"``), with sign(0) = +1 and a

@@ -125,7 +125,7 @@ class DensePredictionModel(keras.Model):
         :func:`bidense_keras.sources.load_source`. Example::
 
             model = bidense_keras.UperNet.from_preset("bidense_upernet_demo_rooms_seg")
-            logits = model.predict(images)  # (B, H, W, 7) for (B, H, W, 3) RGB in [0, 255]
+            logits = model.predict(np.full((2, 64, 64, 3), 128.0, "float32"), verbose=0)  # (2, 64, 64, 9)
         """
         return sources.load_source(preset, model_class=cls, **kwargs)
 

@@ -1,5 +1,7 @@
 """The DPT family's presets: the authors' ViT-S/14 model and the demo models trained here."""
 
+from bidense_keras.presets import demo_rows, paper_rows
+
 # DINOv2's sizes (head width 64); the authors' models use vit_small (ViT-S/14).
 VIT_SIZES = {
     "vit_small": {"embed_dim": 384, "depth": 12, "num_heads": 6},
@@ -14,17 +16,6 @@ DEFAULT_PRESETS = {"segmentation": "bidense_dpt_demo_rooms_seg", "depth": "biden
 BASE_PRESETS = {"segmentation": "bidense_dpt_vits14_ade20k", "depth": "bidense_dpt_vits14_nyu"}
 
 PRESET_ROWS = (
-    # name                          task            dataset            backbone      binarization
-    ("bidense_dpt_vits14_ade20k",   "segmentation", "ade20k",          "vit_small",  "bidense"),
-    ("bidense_dpt_vits14_voc",      "segmentation", "voc",             "vit_small",  "bidense"),
-    ("bidense_dpt_vits14_nyu",      "depth",        "nyu",             "vit_small",  "bidense"),
-    ("bidense_dpt_vits14_kitti",    "depth",        "kitti",           "vit_small",  "bidense"),
-    ("fp32_dpt_vits14_ade20k",      "segmentation", "ade20k",          "vit_small",  "fp32"),
-    ("fp32_dpt_vits14_voc",         "segmentation", "voc",             "vit_small",  "fp32"),
-    ("fp32_dpt_vits14_nyu",         "depth",        "nyu",             "vit_small",  "fp32"),
-    ("fp32_dpt_vits14_kitti",       "depth",        "kitti",           "vit_small",  "fp32"),
-    ("bidense_dpt_demo_rooms_seg",  "segmentation", "synthetic_rooms", "vit_demo",   "bidense"),
-    ("bidense_dpt_demo_rooms_depth", "depth",       "synthetic_rooms", "vit_demo",   "bidense"),
-    ("fp32_dpt_demo_rooms_seg",     "segmentation", "synthetic_rooms", "vit_demo",   "fp32"),
-    ("fp32_dpt_demo_rooms_depth",   "depth",        "synthetic_rooms", "vit_demo",   "fp32"),
+    *paper_rows("dpt", {"vits14": "vit_small"}),
+    *demo_rows("dpt", "vit_demo", ("bidense", "fp32")),
 )

@@ -36,7 +36,7 @@ class DPT(DensePredictionModel):
 
         model = bidense_keras.DPT(embed_dim=192, depth=4, num_heads=3, features=64,
                                   out_channels=(24, 48, 96, 192), task="depth", max_depth=10.0)
-        depth = model.predict(np.zeros((1, 56, 56, 3), "float32"))  # (1, 56, 56, 1), metres
+        depth = model.predict(np.full((1, 56, 56, 3), 128.0, "float32"), verbose=0)  # (1, 56, 56, 1), metres
     """
 
     family = "dpt"

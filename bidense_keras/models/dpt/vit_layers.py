@@ -9,7 +9,7 @@ from bidense_keras.quantizers import binarized_attention, ste_sign
 
 @keras.saving.register_keras_serializable(package="bidense_keras")
 class BinaryAttention(keras.layers.Layer):
-    """Multi-head self-attention with binary q, k, v and a binarized attention map (SPEC_DPT §3).
+    """Multi-head self-attention with binary q, k, v and a binarized attention map (as in BiViT).
 
     ``qkv`` (a learned-scale :class:`BinaryDense`, outputs ordered ``[q|k|v][head][dim]``) gives q, k, v,
     each binarized with a strict straight-through sign; ``P = softmax(q kᵀ / sqrt(d))``;

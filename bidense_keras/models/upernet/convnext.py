@@ -93,15 +93,8 @@ class ConvNeXtBackbone(Backbone, keras.Model):
         return self.dims
 
     def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "dims": self.dims,
-            "depths": self.depths,
-            "binarization": self.binarization,
-            "zero_as_positive": self.zero_as_positive,
-            "input_shape": self.image_shape,
-        }
+        return {**super().get_config(), "dims": self.dims, "depths": self.depths, "binarization": self.binarization,
+                "zero_as_positive": self.zero_as_positive, "input_shape": self.image_shape}
 
     @classmethod
     def from_config(cls, config):

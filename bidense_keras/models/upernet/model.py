@@ -31,7 +31,7 @@ class UperNet(DensePredictionModel):
     folders) rebuild the same model with its class names and palette. Example::
 
         model = bidense_keras.UperNet(dims=(32, 64, 128, 256), depths=(1, 1, 3, 1), features=64, num_classes=7)
-        logits = model.predict(np.zeros((1, 64, 64, 3), "float32"))  # (1, 64, 64, 7)
+        logits = model.predict(np.full((1, 64, 64, 3), 128.0, "float32"), verbose=0)  # (1, 64, 64, 7)
     """
 
     family = "upernet"

@@ -6,6 +6,8 @@ names by the long ("converged") schedule, each once its run is published (until 
 weights; the card's recipe says which).
 """
 
+from bidense_keras.presets import demo_rows, paper_rows
+
 CONVNEXT_SIZES = {
     "convnext_tiny": {"dims": (96, 192, 384, 768), "depths": (3, 3, 9, 3)},
     "convnext_small": {"dims": (96, 192, 384, 768), "depths": (3, 3, 27, 3)},
@@ -18,39 +20,7 @@ BACKBONES = {
 BASE_PRESETS = {"segmentation": "bidense_upernet_convnext_tiny_ade20k", "depth": "bidense_upernet_convnext_tiny_nyu"}
 
 PRESET_ROWS = (
-    # name                                            task            dataset            backbone          binarization
-    ("bidense_upernet_convnext_tiny_ade20k",          "segmentation", "ade20k",          "convnext_tiny",  "bidense"),
-    ("bidense_upernet_convnext_tiny_voc",             "segmentation", "voc",             "convnext_tiny",  "bidense"),
-    ("bidense_upernet_convnext_tiny_nyu",             "depth",        "nyu",             "convnext_tiny",  "bidense"),
-    ("bidense_upernet_convnext_tiny_kitti",           "depth",        "kitti",           "convnext_tiny",  "bidense"),
-    ("bidense_upernet_convnext_small_ade20k",         "segmentation", "ade20k",          "convnext_small", "bidense"),
-    ("bidense_upernet_convnext_small_voc",            "segmentation", "voc",             "convnext_small", "bidense"),
-    ("bidense_upernet_convnext_small_nyu",            "depth",        "nyu",             "convnext_small", "bidense"),
-    ("bidense_upernet_convnext_small_kitti",          "depth",        "kitti",           "convnext_small", "bidense"),
-    ("bidense_upernet_convnext_base_ade20k",          "segmentation", "ade20k",          "convnext_base",  "bidense"),
-    ("bidense_upernet_convnext_base_voc",             "segmentation", "voc",             "convnext_base",  "bidense"),
-    ("bidense_upernet_convnext_base_nyu",             "depth",        "nyu",             "convnext_base",  "bidense"),
-    ("bidense_upernet_convnext_base_kitti",           "depth",        "kitti",           "convnext_base",  "bidense"),
-    ("fp32_upernet_convnext_tiny_ade20k",             "segmentation", "ade20k",          "convnext_tiny",  "fp32"),
-    ("fp32_upernet_convnext_tiny_voc",                "segmentation", "voc",             "convnext_tiny",  "fp32"),
-    ("fp32_upernet_convnext_tiny_nyu",                "depth",        "nyu",             "convnext_tiny",  "fp32"),
-    ("fp32_upernet_convnext_tiny_kitti",              "depth",        "kitti",           "convnext_tiny",  "fp32"),
-    ("fp32_upernet_convnext_small_ade20k",            "segmentation", "ade20k",          "convnext_small", "fp32"),
-    ("fp32_upernet_convnext_small_voc",               "segmentation", "voc",             "convnext_small", "fp32"),
-    ("fp32_upernet_convnext_small_nyu",               "depth",        "nyu",             "convnext_small", "fp32"),
-    ("fp32_upernet_convnext_small_kitti",             "depth",        "kitti",           "convnext_small", "fp32"),
-    ("fp32_upernet_convnext_base_ade20k",             "segmentation", "ade20k",          "convnext_base",  "fp32"),
-    ("fp32_upernet_convnext_base_voc",                "segmentation", "voc",             "convnext_base",  "fp32"),
-    ("fp32_upernet_convnext_base_nyu",                "depth",        "nyu",             "convnext_base",  "fp32"),
-    ("fp32_upernet_convnext_base_kitti",              "depth",        "kitti",           "convnext_base",  "fp32"),
-    ("bidense_upernet_demo_rooms_seg",                "segmentation", "synthetic_rooms", "demo",           "bidense"),
-    ("bidense_upernet_demo_rooms_depth",              "depth",        "synthetic_rooms", "demo",           "bidense"),
-    ("bidense_deployable_upernet_demo_rooms_seg",     "segmentation", "synthetic_rooms", "demo",           "bidense_deployable"),
-    ("bidense_deployable_upernet_demo_rooms_depth",   "depth",        "synthetic_rooms", "demo",           "bidense_deployable"),
-    ("fp32_upernet_demo_rooms_seg",                   "segmentation", "synthetic_rooms", "demo",           "fp32"),
-    ("fp32_upernet_demo_rooms_depth",                 "depth",        "synthetic_rooms", "demo",           "fp32"),
-    ("bidense_upernet_demo_rooms_seg_5ep",            "segmentation", "synthetic_rooms", "demo",           "bidense"),
-    ("bidense_upernet_demo_rooms_depth_5ep",          "depth",        "synthetic_rooms", "demo",           "bidense"),
-    ("fp32_upernet_demo_rooms_seg_5ep",               "segmentation", "synthetic_rooms", "demo",           "fp32"),
-    ("fp32_upernet_demo_rooms_depth_5ep",             "depth",        "synthetic_rooms", "demo",           "fp32"),
+    *paper_rows("upernet", {name: name for name in CONVNEXT_SIZES}),
+    *demo_rows("upernet", "demo", ("bidense", "bidense_deployable", "fp32")),
+    *demo_rows("upernet", "demo", ("bidense", "fp32"), suffix="_5ep"),
 )
