@@ -59,6 +59,7 @@ def _sign_with_pseudo_gradient(x, slope, zero_as_positive, scale=None):
     return _forward(_as_tensor(x))
 
 
+@keras.saving.register_keras_serializable(package="bidense_keras")
 def ste_sign(x, clip_value=1.0, zero_as_positive=False, strict=False):
     r"""Sign with the straight-through estimator.
 
@@ -126,6 +127,7 @@ def binarized_attention(probabilities):
     return _forward(_as_tensor(probabilities))
 
 
+@keras.saving.register_keras_serializable(package="bidense_keras")
 def approx_sign(x, zero_as_positive=False):
     r"""Sign with the piecewise-polynomial ApproxSign gradient.
 
@@ -153,6 +155,7 @@ def _channel_scale(x, channel_axis):
     return ops.mean(ops.abs(x), axis=reduce_axes, keepdims=True)
 
 
+@keras.saving.register_keras_serializable(package="bidense_keras")
 def magnitude_aware_sign(x, clip_value=1.0, channel_axis=-1, zero_as_positive=False):
     r"""Sign scaled by each channel's mean magnitude, larq's estimator (gradient scaled too).
 
@@ -175,6 +178,7 @@ def magnitude_aware_sign(x, clip_value=1.0, channel_axis=-1, zero_as_positive=Fa
     return scale * ste_sign(x, clip_value=clip_value, zero_as_positive=zero_as_positive)
 
 
+@keras.saving.register_keras_serializable(package="bidense_keras")
 def scaled_sign(x, clip_value=1.0, channel_axis=-1, zero_as_positive=False):
     r"""The BiDense weight binarizer: per-channel scaled sign, unscaled straight-through gradient.
 
@@ -420,8 +424,9 @@ def get(identifier, **options):
 
 
 def serialize(quantizer):
-    """What a layer's config stores for a quantizer: its name when it is one of :data:`QUANTIZERS` made with
-    the given options (as layers store them), else ``keras.saving.serialize_keras_object`` of it."""
+    """What a layer's config stores for a quantizer: a name as given, else ``keras.saving.serialize_keras_object``
+    of the object or function (this module's functions are registered with Keras; register your own callables
+    with ``keras.saving.register_keras_serializable`` to save a layer that uses them)."""
     if quantizer is None or isinstance(quantizer, str):
         return quantizer
     return keras.saving.serialize_keras_object(quantizer)

@@ -15,7 +15,7 @@ from bidense_keras.layers import BinaryDense
 from bidense_keras.models.dpt.vit_layers import BinaryAttention
 from bidense_keras.compat import walk_layers
 from bidense_keras.stats import vit_macs
-from bidense_keras.weights import load_folder, save_pretrained
+from bidense_keras.weights import save_pretrained
 
 TINY = {"embed_dim": 48, "depth": 4, "num_heads": 3, "features": 16, "out_channels": (8, 16, 24, 32)}
 

@@ -176,9 +176,14 @@ class DensePredictionModel(keras.Model):
         return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
 
     def get_config(self):
-        """Keras' config (name, trainable, dtype) with the arguments every family takes; a family adds its own."""
+        """Keras' config (name, trainable) with the arguments every family takes; a family adds its own.
+
+        Keras' ``dtype`` entry is left out: the precision a model was trained in (a mixed policy) is not part of
+        its architecture, and a model rebuilt from its config takes the global policy of where it is loaded.
+        """
+        config = {key: value for key, value in super().get_config().items() if key != "dtype"}
         return {
-            **super().get_config(),
+            **config,
             "task": self.task,
             "features": self.features,
             "num_classes": self.num_classes,

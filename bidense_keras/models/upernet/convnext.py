@@ -93,7 +93,8 @@ class ConvNeXtBackbone(Backbone, keras.Model):
         return self.dims
 
     def get_config(self):
-        return {**super().get_config(), "dims": self.dims, "depths": self.depths, "binarization": self.binarization,
+        config = {key: value for key, value in super().get_config().items() if key != "dtype"}  # as the model's
+        return {**config, "dims": self.dims, "depths": self.depths, "binarization": self.binarization,
                 "zero_as_positive": self.zero_as_positive, "input_shape": self.image_shape}
 
     @classmethod
