@@ -35,7 +35,7 @@ def predictions(folder, images, precision):
 def compare(preset, samples):
     """Metrics under both policies and the per-pixel disagreement of their predictions."""
     from bidense_keras.datasets import synthetic_rooms
-    from bidense_keras.loader import pretrained_folder
+    from bidense_keras.sources import pretrained_folder
     from bidense_keras.train.metrics import ConfusionMatrix, DepthMetrics
 
     folder = pretrained_folder(preset)

@@ -43,6 +43,10 @@ __all__ = [
 _FROM_LOADER = ("depth", "load", "segmentation")
 
 
+def __dir__():
+    return sorted({*globals(), *_FROM_LOADER})
+
+
 def __getattr__(name):
     """``bidense_keras.load`` / ``segmentation`` / ``depth``: imported from :mod:`bidense_keras.loader` on first use."""
     if name in _FROM_LOADER:

@@ -192,8 +192,6 @@ ARCHITECTURE_OPTIONS = {"architecture": "architecture", "backbone": "backbone", 
                         "out_channels": "out_channels", "features": "features", "binarization": "binarization"}
 
 
-
-
 def family_options(family):
     """The train options (dests) that only ``family``'s model takes: its arguments beyond the shared ones."""
     shared = set(arguments(DensePredictionModel))
@@ -216,6 +214,10 @@ def _architecture(args):
         if given and (family or DEFAULT_FAMILY) != other.name:
             raise ValueError(f"{', '.join(given)} {'is an option' if len(given) == 1 else 'are options'} of the "
                              f"{other.name} family: add --architecture {other.name}.")
+    has = FAMILIES[family or DEFAULT_FAMILY].binarizations
+    if args.binarization is not None and args.binarization not in has:
+        raise ValueError(f"The {family or DEFAULT_FAMILY} family has binarization {', '.join(has)}; "
+                         f"got {args.binarization}.")
     chosen = {argument: getattr(args, option) for option, argument in ARCHITECTURE_OPTIONS.items()
               if getattr(args, option) is not None}
     return {**chosen, **({"architecture": family} if family else {})}

@@ -11,7 +11,10 @@ model code. A folder (the Hugging Face Hub layout, and the unzipped ``.keras`` l
   ``input_size``, ``metrics``, ``recipe``, ``description``, ``limits``, ``source``, ``base_model``);
 * ``model.weights.h5``: the Keras weights file;
 * ``model.bits.npz`` (packed folders): the same weights with every binary kernel as sign bits
-  (:mod:`bidense_keras.packing`); read in preference to the ``.h5``, and the only weights file a load needs;
+  (:mod:`bidense_keras.packing`); read in preference to the ``.h5``, and the only weights file
+  ``bidense_keras`` needs. Folders without the ``.h5`` (the defaults shipped in the wheel, Hub downloads of
+  packed presets) load with ``bidense_keras`` but not with ``keras.saving.load_model``, which needs the
+  full published folder;
 * ``README.md``: the model card, written by :mod:`bidense_keras.publish`.
 
 Folders of the first format (``bidense_keras/1``: one ``config.json`` holding ``format``, ``task``,

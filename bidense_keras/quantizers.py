@@ -389,10 +389,10 @@ QUANTIZERS = {
 }
 
 
-def _accepted(cls, options):
-    """Those of ``options`` that the constructor of ``cls`` takes."""
-    parameters = inspect.signature(cls.__init__).parameters
-    return {key: value for key, value in options.items() if key in parameters}
+def takes(identifier, option):
+    """Whether the quantizer named ``identifier`` is made with the constructor argument ``option`` (False for
+    objects, callables and None: they are used as given). A convolution asks it for ``channel_axis``."""
+    return isinstance(identifier, str) and option in inspect.signature(QUANTIZERS[identifier].__init__).parameters
 
 
 def get(identifier, **options):
@@ -402,9 +402,7 @@ def get(identifier, **options):
         identifier: a name of :data:`QUANTIZERS` (e.g. ``"approx_sign"``, ``"dab"``), a :class:`Quantizer`,
             a DAB layer, any callable ``x -> q(x)``, a ``keras.saving.serialize_keras_object`` dict, or
             None (no quantization).
-        **options: constructor arguments used when ``identifier`` is a name; those its class does not
-            take are left out (a convolution passes ``channel_axis`` to every kernel binarizer, and only
-            the per-channel scaled signs use it).
+        **options: constructor arguments used when ``identifier`` is a name (see :func:`takes`).
 
     Raises:
         ValueError: an unknown name. TypeError: anything else that is not a quantizer.
@@ -414,8 +412,7 @@ def get(identifier, **options):
     if isinstance(identifier, str):
         if identifier not in QUANTIZERS:
             raise ValueError(f"Unknown quantizer {identifier!r}; choose one of {sorted(QUANTIZERS)}.")
-        cls = QUANTIZERS[identifier]
-        return cls(**_accepted(cls, options))
+        return QUANTIZERS[identifier](**options)
     if isinstance(identifier, dict):
         return keras.saving.deserialize_keras_object(identifier)
     if callable(identifier):
@@ -424,7 +421,7 @@ def get(identifier, **options):
 
 
 def serialize(quantizer):
-    """What a layer's config stores for a quantizer: a name as given, else ``keras.saving.serialize_keras_object``
+    """What a layer's config stores for a quantizer: a name (or None) as given, else ``keras.saving.serialize_keras_object``
     of the object or function (this module's functions are registered with Keras; register your own callables
     with ``keras.saving.register_keras_serializable`` to save a layer that uses them)."""
     if quantizer is None or isinstance(quantizer, str):

@@ -122,7 +122,13 @@ def load_source(source, *, model_class=None, task=None, architecture=None, pretr
         ValueError, FileNotFoundError, TypeError, bidense_keras.errors.WeightsError: as :func:`bidense_keras.load`.
     """
     text = str(source)
-    architecture = architecture or getattr(model_class, "family", None)
+    family = getattr(model_class, "family", None)
+    if family is not None and architecture not in (None, family):
+        raise TypeError(f"{model_class.__name__}.from_preset loads {family} models; architecture={architecture!r} "
+                        f"names another family (use {family_class(architecture).__name__}.from_preset).")
+    architecture = architecture or family
+    if text.endswith(".tflite"):
+        raise ValueError(f"{text} is a TFLite flatbuffer, not a Keras model: load it with bidense_keras.load.")
     if architecture is not None:
         get_family(architecture)  # an unknown family is named before anything is read
     if text in PRESETS:  # before building anything

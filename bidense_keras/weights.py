@@ -106,7 +106,7 @@ def model_config(directory):
 
 def model_arguments(directory):
     """The model's keyword arguments (``task`` included) of a model folder: :func:`model_config` without the class."""
-    return registered_config(directory)[1]
+    return model_config(directory)[1]
 
 
 def _check_pin(path, pin, key=PACKED_PIN):

@@ -62,3 +62,22 @@ def test_from_preset_needs_no_loader(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "loaded UperNet loader imported: False" in done.stdout
+
+
+def test_from_preset_refuses_another_family_by_argument_and_a_flatbuffer(tmp_path):
+    with pytest.raises(TypeError, match="UperNet.from_preset loads upernet models; architecture='dpt'"):
+        UperNet.from_preset("bidense_dpt_demo_rooms_seg", architecture="dpt")
+    flatbuffer = tmp_path / "model.tflite"
+    flatbuffer.write_bytes(b"TFL3")
+    with pytest.raises(ValueError, match="is a TFLite flatbuffer, not a Keras model: load it with bidense_keras.load"):
+        DPT.from_preset(str(flatbuffer))
+
+
+def test_both_backbones_take_a_binarization():
+    from bidense_keras import BinaryViTBackbone, ConvNeXtBackbone
+
+    assert BinaryViTBackbone(48, 4, 2, binarization="fp32").binarization == "fp32"
+    assert BinaryViTBackbone(48, 4, 2, binary=False).binarization == "fp32"  # 0.2's flag
+    assert ConvNeXtBackbone((8, 8, 8, 8), (1, 1, 1, 1), binarization="bnn").binarization == "bnn"
+    with pytest.raises(ValueError, match="The binary ViT has binarization"):
+        BinaryViTBackbone(48, 4, 2, binarization="bnn")

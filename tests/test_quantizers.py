@@ -107,17 +107,21 @@ def test_unknown_quantizer_name_is_a_clear_error():
 
 
 def test_dab_is_a_quantizer_taken_by_name_like_the_others():
-    dab = quantizers.get("dab", zero_as_positive=True, channel_axis=-2)  # options it does not take are left out
+    dab = quantizers.get("dab", zero_as_positive=True)
     assert type(dab) is quantizers.DistributionAdaptiveBinarizer and dab.zero_as_positive and dab.name == "binarizer"
+    assert quantizers.takes("scaled_sign", "channel_axis") and not quantizers.takes("dab", "channel_axis")
+    with pytest.raises(TypeError, match="clip_vlaue"):
+        quantizers.get("ste_sign", clip_vlaue=3.0)  # a misspelt option is not dropped
     deployable = quantizers.get("dab_deployable")
     assert isinstance(deployable, quantizers.DistributionAdaptiveBinarizer)
     assert deployable.scales_after_conv and not dab.scales_after_conv
-    x = np.random.default_rng(0).normal(size=(2, 5, 5, 3)).astype("float32")
+    x = ops.convert_to_tensor(np.random.default_rng(0).normal(size=(2, 5, 5, 3)).astype("float32"))
     dab.build(x.shape)
     deployable.build(x.shape)
     deployable.set_weights(dab.get_weights())
     signs, scale = deployable.signs_and_scale(x)  # the deployable form's factors multiply back to DAB
-    np.testing.assert_allclose(np.asarray(signs) * np.asarray(scale), np.asarray(deployable(x)), rtol=1e-6)
+    np.testing.assert_allclose(ops.convert_to_numpy(signs * scale), ops.convert_to_numpy(deployable(x)),
+                               rtol=1e-6)
     assert quantizers.get(dab) is dab
 
 

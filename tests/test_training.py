@@ -80,6 +80,8 @@ def test_train_refuses_options_of_the_other_family(tmp_path, capsys):
     assert "--blocks, --heads are options of the dpt family: add --architecture dpt" in capsys.readouterr().err
     assert cli.main([*base, "--architecture", "upernet", "--backbone", "vit_small"]) == 2
     assert "Unknown upernet backbone 'vit_small'" in capsys.readouterr().err
+    assert cli.main([*base, "--architecture", "dpt", "--binarization", "bnn"]) == 2  # an ablation of UperNet only
+    assert "The dpt family has binarization bidense, bidense_deployable, fp32; got bnn." in capsys.readouterr().err
     assert not (tmp_path / "run" / "model").exists()
 
 

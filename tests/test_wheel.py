@@ -9,6 +9,7 @@ while bidense_keras itself is only the installed wheel.
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -56,10 +57,21 @@ HUB_PRESET = "fp32_upernet_demo_rooms_seg"  # not bundled
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
     with exclusive(REPOSITORY_BUILD):
+        # setuptools copies the modules into build/lib and never removes one deleted since: a build/ left by an
+        # older checkout would put modules that no longer exist into the wheel.
+        shutil.rmtree(REPO_ROOT / "build", ignore_errors=True)
         subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
                         str(out), str(REPO_ROOT)], check=True, capture_output=True)
     (path,) = out.glob("bidense_keras-*.whl")
     return path
+
+
+def test_the_wheel_holds_exactly_the_tracked_modules(wheel):
+    tracked = subprocess.run(["git", "ls-files", "bidense_keras/*.py", "bidense_keras/**/*.py"], cwd=REPO_ROOT,
+                             check=True, capture_output=True, text=True).stdout.split()
+    with zipfile.ZipFile(wheel) as archive:
+        packaged = [name for name in archive.namelist() if name.startswith("bidense_keras/") and name.endswith(".py")]
+    assert sorted(packaged) == sorted(tracked)
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,8 @@ class BiDenseConv2D(keras.layers.Layer):
         activation_binarizer: anything :func:`bidense_keras.quantizers.get` takes: ``"dab"``;
             ``"dab_deployable"`` (DAB with its scale applied after the convolution, see
             :meth:`output_scale`, so that a bitpacked binary conv can run it); another quantizer
-            name (e.g. ``"approx_sign"``), a quantizer object or callable; or None (float).
+            name (e.g. ``"approx_sign"``), a quantizer object or callable (used as given, with its own
+            ``zero_as_positive``); or None (float).
         kernel_binarizer: ``"scaled_sign"`` (BiDense), another quantizer (name, object or
             callable), or None (float weights). A name is made with one scale per output channel.
         bypass: ``"cfb"`` (any cin -> cout), ``"identity"`` (added only when
@@ -76,8 +77,10 @@ class BiDenseConv2D(keras.layers.Layer):
         self.dilation_rate = _pair(dilation_rate)
         self.padding = self._padding_pixels(padding)
         self.depthwise = depthwise
-        self.activation_binarizer = activation_binarizer
-        self.kernel_binarizer = kernel_binarizer
+        # The config's form (a name or a serialized object), not the object: an object held here would be
+        # tracked under this attribute's name, and a DAB layer's weights would move in saved files.
+        self.activation_binarizer = quantizers.serialize(activation_binarizer)
+        self.kernel_binarizer = quantizers.serialize(kernel_binarizer)
         self.bypass = bypass
         self.zero_as_positive = zero_as_positive
         self.use_bias = use_bias
@@ -96,9 +99,8 @@ class BiDenseConv2D(keras.layers.Layer):
 
         self.binarizer = quantizers.get(activation_binarizer, zero_as_positive=zero_as_positive)
         # Depthwise kernels (kh, kw, C, 1) keep one scale per channel: axis -2.
-        self._kernel_quantizer = quantizers.get(
-            kernel_binarizer, zero_as_positive=zero_as_positive, channel_axis=-2 if depthwise else -1
-        )
+        kernel_options = {"channel_axis": -2 if depthwise else -1} if quantizers.takes(kernel_binarizer, "channel_axis") else {}
+        self._kernel_quantizer = quantizers.get(kernel_binarizer, zero_as_positive=zero_as_positive, **kernel_options)
         self.norm = keras.layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name="norm")
 
     def _padding_pixels(self, padding):
@@ -231,8 +233,8 @@ class BiDenseConv2D(keras.layers.Layer):
             "padding": self.padding,
             "dilation_rate": self.dilation_rate,
             "depthwise": self.depthwise,
-            "activation_binarizer": quantizers.serialize(self.activation_binarizer),
-            "kernel_binarizer": quantizers.serialize(self.kernel_binarizer),
+            "activation_binarizer": self.activation_binarizer,
+            "kernel_binarizer": self.kernel_binarizer,
             "bypass": self.bypass,
             "zero_as_positive": self.zero_as_positive,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),

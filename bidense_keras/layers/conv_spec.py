@@ -51,8 +51,8 @@ class ConvSpec:
 
     def transpose(self, filters, factor, **kwargs):
         """A :class:`~bidense_keras.layers.BiDenseConvTranspose2D` (``×factor`` upsampling) with the spec's
-        binarizers; one that scales after the conv (``dab_deployable``) is replaced by exact DAB, since a
-        transposed conv's kernel is scaled per input channel and LCE runs it as a float op anyway."""
+        binarizers, ``"dab_deployable"`` replaced by exact DAB (``"dab"``): a transposed conv's kernel is
+        scaled per input channel, so no scale after it can follow DAB's, and LCE runs it as a float op anyway."""
         activation = "dab" if self.activation_binarizer == "dab_deployable" else self.activation_binarizer
         return BiDenseConvTranspose2D(filters, factor, activation_binarizer=activation,
                                       kernel_binarizer=self.kernel_binarizer,

@@ -118,23 +118,27 @@ class BinaryViTBlock(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="bidense_keras")
-class BinaryViTBackbone(Backbone, keras.Model):
+class BinaryViTBackbone(Backbone, keras.layers.Layer):
     """The binary ViT as four feature maps (DINOv2 ViT-S/14 by default).
 
     Input ``(batch, H, W, 3)`` (normalized images, H and W at least 28); output a list of four
     ``(batch, ph, pw, embed_dim)`` maps, ``(ph, pw) = patch_grid(H, W)``: the outputs of the last
-    four blocks after the final LayerNorm, class token dropped. A subclassed model: the patch grid,
-    and with it the positional embedding's resampling, follows the image size when the model runs.
+    four blocks after the final LayerNorm, class token dropped. A layer, not a functional model: the patch
+    grid, and with it the positional embedding's resampling, follows the image size when the model runs.
 
     Args:
         embed_dim, depth, num_heads: width, blocks (at least 4) and attention heads.
         mlp_ratio: MLP width over ``embed_dim``.
         binarization: ``"bidense"`` or ``"bidense_deployable"`` (binary blocks: the deployable form changes
             only the decoder) or ``"fp32"`` (the full-precision twin's float blocks).
+        binary: 0.2's spelling: ``True`` is ``"bidense"``, ``False`` is ``"fp32"`` (configs of 0.2 hold it).
     """
 
-    def __init__(self, embed_dim=384, depth=12, num_heads=6, mlp_ratio=4, binarization="bidense", **kwargs):
+    def __init__(self, embed_dim=384, depth=12, num_heads=6, mlp_ratio=4, binarization="bidense", binary=None,
+                 **kwargs):
         super().__init__(**kwargs)
+        if binary is not None:
+            binarization = "bidense" if binary else "fp32"
         if binarization not in BINARIZATIONS:
             raise ValueError(f"The binary ViT has binarization {BINARIZATIONS}; got {binarization!r}.")
         if depth < FEATURE_BLOCKS:
@@ -144,11 +148,6 @@ class BinaryViTBackbone(Backbone, keras.Model):
         self.embed_dim, self.depth, self.num_heads, self.mlp_ratio = embed_dim, depth, num_heads, mlp_ratio
         self.binarization = binarization
         self.binary = binarization != "fp32"
-
-    @property
-    def feature_channels(self):
-        """Four times ``embed_dim``: every map is a block's tokens."""
-        return (self.embed_dim,) * FEATURE_BLOCKS
 
     def build(self, input_shape):
         self.patch_embed = keras.layers.Conv2D(self.embed_dim, PATCH_SIZE, strides=PATCH_SIZE, name="patch_embed")

@@ -87,11 +87,6 @@ class ConvNeXtBackbone(Backbone, keras.Model):
         self.zero_as_positive = zero_as_positive
         self.image_shape = tuple(input_shape)
 
-    @property
-    def feature_channels(self):
-        """The four stage widths, ``dims``."""
-        return self.dims
-
     def get_config(self):
         config = {key: value for key, value in super().get_config().items() if key != "dtype"}  # as the model's
         return {**config, "dims": self.dims, "depths": self.depths, "binarization": self.binarization,
