@@ -13,9 +13,7 @@ TFLITE_OPTIONS = ("num_threads", "kernel", "xnnpack")
 
 
 def _load_flatbuffer(path, overrides):
-    from bidense_keras.export.tflite_model import (
-        TFLiteModel,  # imports the LCE runtime helpers: only here
-    )
+    from bidense_keras.export.tflite_model import TFLiteModel  # imports the LCE runtime helpers: only here
 
     unknown = sorted(set(overrides) - set(TFLITE_OPTIONS))
     if unknown:
