@@ -1,24 +1,23 @@
 """bidense_keras: binary neural networks for dense prediction (BiDense) in Keras 3.
 
-``load``, ``segmentation`` and ``depth`` (:mod:`bidense_keras.loader`) are imported on first use: the model
-classes and their ``from_preset`` stand on the modules below the loader.
+``import bidense_keras`` registers the model families and their presets, and imports the model
+classes, which registers them with Keras (``keras.saving.load_model`` then reads a saved
+``bidense_keras>UperNet``). Every other public name is imported on first use: ``load``,
+``segmentation`` and ``depth`` from :mod:`bidense_keras.loader`, the subpackages, ``model_stats``.
+The ``bidense-keras`` command (:mod:`bidense_keras_command`) leaves the model classes out until its
+arguments parse, so that its help and usage errors answer without importing Keras.
 """
 
-import importlib
+import sys
 
-from bidense_keras import backends  # first: it checks $KERAS_BACKEND before Keras is imported
-from bidense_keras import models  # registers the families and their presets
-from bidense_keras import convert, export, layers, quantizers, weights
-from bidense_keras.models import (
-    DPT,
-    BinaryViTBackbone,
-    ConvNeXtBackbone,
-    DensePredictionModel,
-    UperNet,
-)
+from bidense_keras import startup  # noqa: F401  (first: checks $KERAS_BACKEND, quiets TensorFlow)
+from bidense_keras import models  # registers the families and their presets (no Keras)
+from bidense_keras.lazy import lazy_attributes
 from bidense_keras.presets import list_presets
-from bidense_keras.stats import model_stats
 from bidense_keras.version import __version__
+
+if not getattr(sys.modules.get("bidense_keras_command"), "parsing", False):
+    models.import_classes()
 
 __all__ = [
     "BinaryViTBackbone",
@@ -26,6 +25,7 @@ __all__ = [
     "DPT",
     "DensePredictionModel",
     "UperNet",
+    "__version__",
     "backends",
     "convert",
     "depth",
@@ -39,16 +39,9 @@ __all__ = [
     "segmentation",
     "weights",
 ]
-
-_FROM_LOADER = ("depth", "load", "segmentation")
-
-
-def __dir__():
-    return sorted({*globals(), *_FROM_LOADER})
-
-
-def __getattr__(name):
-    """``bidense_keras.load`` / ``segmentation`` / ``depth``: imported from :mod:`bidense_keras.loader` on first use."""
-    if name in _FROM_LOADER:
-        return getattr(importlib.import_module("bidense_keras.loader"), name)
-    raise AttributeError(f"module 'bidense_keras' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_attributes(__name__, {
+    **models.CLASSES,
+    **{name: f"bidense_keras.{name}" for name in ("backends", "convert", "export", "layers", "quantizers", "weights")},
+    **dict.fromkeys(("depth", "load", "segmentation"), "bidense_keras.loader"),
+    "model_stats": "bidense_keras.stats",
+})

@@ -7,6 +7,7 @@ exported ``.tflite``. Exit codes: see :mod:`bidense_keras.exits`.
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -15,11 +16,10 @@ from bidense_keras.exits import run_command
 from bidense_keras.export.runtime import KERNELS, LCE_PYTHON_ENV
 from bidense_keras.families import FAMILIES, TASKS, arguments
 from bidense_keras.files import atomic_path, check_replaceable, write_text_atomic
-from bidense_keras.models import DensePredictionModel
-from bidense_keras.predict import MAX_PREDICT_PIXELS
+from bidense_keras.inputs import MAX_PREDICT_PIXELS
+from bidense_keras.models import import_classes
 from bidense_keras.presets import DEFAULT_FAMILY
-from bidense_keras.train.devices import PRECISIONS
-from bidense_keras.variants import BINARIZATIONS
+from bidense_keras.variants import BINARIZATIONS, PRECISIONS
 from bidense_keras.version import __version__
 
 MODEL_HELP = "a preset, a model folder, hf://owner/repo[@revision] or a .keras file"
@@ -194,6 +194,8 @@ ARCHITECTURE_OPTIONS = {"architecture": "architecture", "backbone": "backbone", 
 
 def family_options(family):
     """The train options (dests) that only ``family``'s model takes: its arguments beyond the shared ones."""
+    from bidense_keras.models import DensePredictionModel
+
     shared = set(arguments(DensePredictionModel))
     own = set(arguments(family.model_class)) - shared
     return tuple(option for option, argument in ARCHITECTURE_OPTIONS.items() if argument in own)
@@ -231,8 +233,6 @@ def _print_metrics(metrics):
 
 def _interrupted(cluster, *_):
     """Ctrl-C in a process of a cluster: say so and leave at once (the others then stop, naming the loss)."""
-    import os
-
     print(f"interrupted: process {cluster.process_id} stops, and with it the run; the run folder holds the last "
           "complete epoch, which the same command resumes", file=sys.stderr, flush=True)
     os._exit(130)  # at once: JAX's shutdown would wait for the other processes
@@ -240,7 +240,6 @@ def _interrupted(cluster, *_):
 
 def _train(args):
     import functools
-    import os
     import signal
 
     from bidense_keras.train import cluster as cluster_lib
@@ -377,10 +376,12 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def command(name, run, help):
+    def command(name, run, help, models=True):  # models: whether the command imports the model classes (Keras)
         sub = commands.add_parser(name, help=help, description=help, formatter_class=HelpFormatter,
                                   epilog=EXAMPLES.get(name))
-        sub.set_defaults(run=run)
+        sub.set_defaults(run=run, models=models)
+        sub.add_argument("-v", "--verbose", action="store_true",
+                         help="show TensorFlow's start-up and C++ log lines (hidden otherwise)")
         return sub
 
     demo = command("demo", _demo, "predict on held-out synthetic rooms (default: the default presets) and write a PNG")
@@ -446,10 +447,11 @@ def build_parser():
     info.add_argument("--size", type=positive_int, nargs=2, metavar=("HEIGHT", "WIDTH"),
                       help="input size of the MAC count (default: the preset's, else 480x480)")
 
-    presets = command("presets", _presets, "list the presets and whether their weights are published")
+    presets = command("presets", _presets, "list the presets and whether their weights are published", models=False)
     presets.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern")
 
-    runtime = command("lce-runtime", _lce_runtime, "make the numpy-1 virtualenv that runs LCE flatbuffers")
+    runtime = command("lce-runtime", _lce_runtime, "make the numpy-1 virtualenv that runs LCE flatbuffers",
+                      models=False)
     runtime.add_argument("directory", help="e.g. ~/.cache/bidense-keras/lce-runtime")
     return parser
 
@@ -457,6 +459,10 @@ def build_parser():
 def main(argv=None):
     """Entry point of the ``bidense-keras`` command; returns the exit code."""
     args = build_parser().parse_args(argv)
+    if args.verbose:  # read by bidense_keras.startup's quiet import and by TensorFlow, when Keras is imported next
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+    if args.models:  # Keras, once the arguments parsed (bidense_keras_command imports the package without it)
+        import_classes()
     return run_command(args.run, args)
 
 

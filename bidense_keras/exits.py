@@ -4,8 +4,11 @@
 runtime, a conversion, a diverged training, a folder in use by another run).
 2: a bad argument (an unknown preset, a path that does not exist, an invalid value, an output that
 would replace a file the package did not write); argparse uses 2 for its own usage errors too.
+141: the reader of the output went away (``bidense-keras presets | head``), as a shell reports SIGPIPE;
+nothing is printed then.
 """
 
+import os
 import sys
 
 from bidense_keras.errors import (
@@ -29,10 +32,18 @@ def exit_code(error):
     return 2 if isinstance(error, BAD_ARGUMENT) else None
 
 
+OUTPUT_CLOSED = 141  # 128 + SIGPIPE
+
+
 def run_command(command, args):
-    """Calls ``command(args)``; returns 0, or prints ``error: ...`` to stderr and returns :func:`exit_code`."""
+    """Calls ``command(args)``; returns 0, or prints ``error: ...`` to stderr and returns :func:`exit_code`
+    (:data:`OUTPUT_CLOSED`, silently, when the output's reader closed it)."""
     try:
         command(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's flush at exit
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the flush at exit writes nowhere
+        return OUTPUT_CLOSED
     except Exception as error:
         code = exit_code(error)
         if code is None:

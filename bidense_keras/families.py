@@ -3,10 +3,12 @@
 Presets, model folders, the loader, the fine-tuning overrides and the command lines name a family
 (``"upernet"``, ``"dpt"``); its :class:`Family` record says which class builds it, which backbone sizes
 ``backbone=`` may name, which binarizations it has and which presets are its defaults. This module imports
-no model code: ``bidense_keras.models`` fills the table when it is imported (``import bidense_keras`` does).
+no model code: ``bidense_keras.models`` fills the table when it is imported (``import bidense_keras`` does),
+without importing Keras; a record imports its model class when :attr:`Family.model_class` is first read.
 """
 
 import dataclasses
+import importlib
 import inspect
 
 TASKS = ("segmentation", "depth")
@@ -18,7 +20,9 @@ class Family:
 
     Attributes:
         name: ``"upernet"`` or ``"dpt"`` (the model class's ``family``).
-        model_class: the :class:`~bidense_keras.models.DensePredictionModel` subclass that builds it.
+        model_module: the module of the :class:`~bidense_keras.models.DensePredictionModel` subclass that
+            builds it (imported on first use of :attr:`model_class`).
+        class_name: that class's name.
         backbone_sizes: ``{backbone name: architecture arguments}`` that ``backbone=`` may name.
         binarizations: the variants of :data:`bidense_keras.variants.BINARIZATIONS` it has.
         default_presets: ``{task: preset}`` with published weights (``segmentation(architecture=...)``).
@@ -26,16 +30,22 @@ class Family:
     """
 
     name: str
-    model_class: type
+    model_module: str
+    class_name: str
     backbone_sizes: dict
     binarizations: tuple
     default_presets: dict
     base_presets: dict
 
     @property
+    def model_class(self):
+        """The model class (its module imported, and with it Keras, on first use)."""
+        return getattr(importlib.import_module(self.model_module), self.class_name)
+
+    @property
     def registered_name(self):
         """The class's name in Keras' registry, as configs store it (``bidense_keras>UperNet``)."""
-        return f"bidense_keras>{self.model_class.__name__}"
+        return f"bidense_keras>{self.class_name}"
 
 
 FAMILIES = {}  # name -> Family, filled by register_family

@@ -14,6 +14,9 @@ import warnings
 import numpy as np
 
 PIXEL_RANGE = (0.0, 255.0)
+# One predicted pixel needs about 0.8 kB of memory (0.71-1.03 kB for the demo models at 512-1536 px:
+# benchmarks/predict_memory.py): 4 Mpx is about 3.5 GB. ``predict`` refuses larger images by default.
+MAX_PREDICT_PIXELS = 2048 * 2048
 
 
 def as_image_array(images):

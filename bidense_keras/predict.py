@@ -13,12 +13,10 @@ from tqdm import tqdm
 
 from bidense_keras import pictures, visualize
 from bidense_keras.files import check_replaceable, folder_lock
+from bidense_keras.inputs import MAX_PREDICT_PIXELS
 from bidense_keras.pictures import read_image  # where it was before pictures.py: examples import it from here
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-# One predicted pixel needs about 0.8 kB of memory (0.71-1.03 kB for the demo models at 512-1536 px:
-# benchmarks/predict_memory.py): 4 Mpx is about 3.5 GB.
-MAX_PREDICT_PIXELS = 2048 * 2048
 
 
 def image_sizes(inputs):

@@ -4,7 +4,8 @@
 applied after each convolution, so that Larq Compute Engine runs it as a bitpacked binary
 conv exactly (train with it to deploy without approximation); ``bnn``, ``dab`` and ``cfb`` are its ablations
 (plain sign / DAB activations, identity / CFB bypasses); ``fp32`` is the
-full-precision counterpart trained from scratch ("fp32_0").
+full-precision counterpart trained from scratch ("fp32_0"). A model of any variant trains in one of
+the :data:`PRECISIONS` (Keras dtype policies).
 """
 
 BINARIZATIONS = {
@@ -15,6 +16,7 @@ BINARIZATIONS = {
     "bnn": {"activation_binarizer": "approx_sign", "kernel_binarizer": "scaled_sign", "bypass": "identity"},
     "fp32": {"activation_binarizer": None, "kernel_binarizer": None, "bypass": None},
 }
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 def binarization_options(binarization):

@@ -223,3 +223,91 @@ def test_the_package_starts_without_tensorflows_early_log_lines():
     quiet = stderr_of_import("2")
     assert "I0000" not in quiet and "absl::InitializeLog" not in quiet and quiet.endswith("after\n")
     assert "I0000" in stderr_of_import("0")  # TensorFlow writes them: the package removes them
+
+
+def _in_a_fresh_command(argv, after=""):
+    """Exit code and stdout of ``bidense_keras_command.main(argv)`` in a new process, then of ``after``'s prints;
+    the process prints the heavy modules it imported last, as a JSON list."""
+    import subprocess
+    import sys
+
+    script = ("import json, sys, bidense_keras_command\n"
+              "try:\n    code = bidense_keras_command.main(sys.argv[1:])\nexcept SystemExit as stop:\n    code = stop.code\n"
+              f"{after}\n"
+              "print(json.dumps([code, sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch', 'matplotlib')"
+              " if m in sys.modules)]))")
+    done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    code, imported = json.loads(done.stdout.strip().splitlines()[-1])
+    return code, imported, done.stdout
+
+
+@pytest.mark.parametrize(("argv", "code"), [
+    (["--help"], 0), (["--version"], 0), (["train", "--help"], 0), (["predict", "--help"], 0),
+    (["train", "--task", "seg"], 2), (["predict", "a.jpg", "--model", "m", "--threads", "0"], 2), (["nope"], 2),
+    (["presets", "*dpt*"], 0),
+])
+def test_help_usage_errors_and_presets_answer_without_importing_keras(argv, code):
+    exit_code, imported, stdout = _in_a_fresh_command(argv)
+    assert exit_code == code
+    assert imported == []
+    if argv[0] == "presets":
+        assert "bidense_dpt_demo_rooms_depth" in stdout and "upernet" not in stdout
+
+
+def test_a_command_that_loads_models_registers_them_with_keras_once_its_arguments_parse(tmp_path):
+    saved = Path(__file__).parent / "saved_models"
+    keras_file = next(saved.rglob("*.keras"))
+    check = ("import keras\n"
+             f"model = keras.saving.load_model({str(keras_file)!r})\n"
+             "print(type(model).__name__, keras.saving.get_registered_object('bidense_keras>UperNet').__name__)")
+    code, imported, stdout = _in_a_fresh_command(["info", str(keras_file), "--size", "56", "56"], after=check)
+    assert code == 0 and "keras" in imported
+    assert "DPT UperNet" in stdout and "binary_params" in stdout
+
+
+def test_import_bidense_keras_registers_the_models_with_keras():
+    import subprocess
+    import sys
+
+    script = ("import bidense_keras, keras\n"
+              "print([keras.saving.get_registered_object(f'bidense_keras>{name}').__name__ "
+              "for name in ('UperNet', 'DPT', 'BiDenseConv2D', 'BinaryViTBackbone')])")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[-2] == "['UperNet', 'DPT', 'BiDenseConv2D', 'BinaryViTBackbone']"
+
+
+def test_a_reader_that_closes_the_output_early_gets_no_error_message():
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `| head` that has already exited: every write fails with EPIPE
+    try:
+        done = subprocess.run([sys.executable, "-c", "import sys, bidense_keras_command; "
+                               "sys.exit(bidense_keras_command.main(['presets']))"],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert done.stderr == ""
+    assert done.returncode == 141
+
+
+def test_verbose_shows_tensorflows_start_up_lines_that_are_hidden_otherwise():
+    import os
+    import subprocess
+    import sys
+
+    def stderr_of(*argv):
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow"}
+        done = subprocess.run([sys.executable, "-c", "import sys, bidense_keras_command; "
+                               "sys.exit(bidense_keras_command.main(sys.argv[1:]))", *argv],
+                              capture_output=True, text=True, env=env, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "backend tensorflow" in done.stdout
+        return done.stderr
+
+    assert "I0000" not in stderr_of("info")
+    assert "I0000" in stderr_of("info", "--verbose")

@@ -18,9 +18,9 @@ README = REPO_ROOT / "README.md"
 
 
 def _modules():
-    """Every module of the package (packages' ``__init__`` excluded), by dotted name."""
-    return sorted(info.name for info in pkgutil.walk_packages(bidense_keras.__path__, "bidense_keras.")
-                  if not info.ispkg)
+    """Every module of the package (packages' ``__init__`` excluded) and the command's entry point, by dotted name."""
+    return sorted([*(info.name for info in pkgutil.walk_packages(bidense_keras.__path__, "bidense_keras.")
+                     if not info.ispkg), "bidense_keras_command"])
 
 
 def test_the_documentation_site_builds_strictly(tmp_path):

@@ -66,12 +66,16 @@ def wheel(tmp_path_factory):
     return path
 
 
-def test_the_wheel_holds_exactly_the_tracked_modules(wheel):
-    tracked = subprocess.run(["git", "ls-files", "bidense_keras/*.py", "bidense_keras/**/*.py"], cwd=REPO_ROOT,
+def test_the_wheel_holds_exactly_the_tracked_modules_and_the_command(wheel):
+    tracked = subprocess.run(["git", "ls-files", "bidense_keras*.py", "bidense_keras/**/*.py"], cwd=REPO_ROOT,
                              check=True, capture_output=True, text=True).stdout.split()
     with zipfile.ZipFile(wheel) as archive:
-        packaged = [name for name in archive.namelist() if name.startswith("bidense_keras/") and name.endswith(".py")]
+        packaged = [name for name in archive.namelist() if name.startswith("bidense_keras") and name.endswith(".py")]
+        (entry_points,) = [name for name in archive.namelist() if name.endswith(".dist-info/entry_points.txt")]
+        commands = archive.read(entry_points).decode()
+    assert "bidense_keras_command.py" in tracked
     assert sorted(packaged) == sorted(tracked)
+    assert "bidense-keras = bidense_keras_command:main" in commands
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,7 @@ import importlib
 import keras
 
 from bidense_keras.backends import check_backend, devices as available_devices
-
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+from bidense_keras.variants import PRECISIONS
 
 
 def check_data_parallel(num_devices, batch_size=None):

@@ -2,6 +2,9 @@
 
 from bidense_keras.presets import demo_rows, paper_rows
 
+FAMILY = "dpt"
+BINARIZATIONS = ("bidense", "bidense_deployable", "fp32")  # the ViT is binary in the first two, float in fp32
+
 # DINOv2's sizes (head width 64); the authors' models use vit_small (ViT-S/14).
 VIT_SIZES = {
     "vit_small": {"embed_dim": 384, "depth": 12, "num_heads": 6},
@@ -16,6 +19,6 @@ DEFAULT_PRESETS = {"segmentation": "bidense_dpt_demo_rooms_seg", "depth": "biden
 BASE_PRESETS = {"segmentation": "bidense_dpt_vits14_ade20k", "depth": "bidense_dpt_vits14_nyu"}
 
 PRESET_ROWS = (
-    *paper_rows("dpt", {"vits14": "vit_small"}),
-    *demo_rows("dpt", "vit_demo", ("bidense", "fp32")),
+    *paper_rows(FAMILY, {"vits14": "vit_small"}),
+    *demo_rows(FAMILY, "vit_demo", ("bidense", "fp32")),
 )

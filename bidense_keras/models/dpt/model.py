@@ -6,7 +6,8 @@ import keras
 
 from bidense_keras.models.base import DensePredictionModel, check_head, check_widths
 from bidense_keras.models.dpt.decoder import dpt_decoder
-from bidense_keras.models.dpt.vit import BINARIZATIONS, PATCH_SIZE, BinaryViTBackbone
+from bidense_keras.models.dpt.dpt_presets import BINARIZATIONS, FAMILY
+from bidense_keras.models.dpt.vit import PATCH_SIZE, BinaryViTBackbone
 
 
 @keras.saving.register_keras_serializable(package="bidense_keras")
@@ -39,7 +40,7 @@ class DPT(DensePredictionModel):
         depth = model.predict(np.full((1, 56, 56, 3), 128.0, "float32"), verbose=0)  # (1, 56, 56, 1), metres
     """
 
-    family = "dpt"
+    family = FAMILY
 
     def __init__(self, task="segmentation", embed_dim=384, depth=12, num_heads=6, features=256,
                  out_channels=(48, 96, 192, 384), num_classes=None, max_depth=None, binarization="bidense",

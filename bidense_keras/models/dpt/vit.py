@@ -16,9 +16,9 @@ from bidense_keras.layers.sampling import (
     resize_bilinear_half_pixel,
 )
 from bidense_keras.models.backbone import Backbone
+from bidense_keras.models.dpt.dpt_presets import BINARIZATIONS
 from bidense_keras.models.dpt.vit_layers import BinaryAttention, LayerScale, vit_linear
 
-BINARIZATIONS = ("bidense", "bidense_deployable", "fp32")  # the ViT is binary in the first two, float in fp32
 PATCH_SIZE = 14
 POSITION_GRID = 37  # pos_embed holds 1 + 37² vectors (DINOv2's 518-pixel images)
 POSITION_OFFSET = 0.1  # DINOv2 resamples the grid by scale factors (patches + 0.1) / 37

@@ -5,6 +5,7 @@ import keras
 from bidense_keras.models.base import DensePredictionModel, check_head, check_widths
 from bidense_keras.models.upernet.convnext import ConvNeXtBackbone
 from bidense_keras.models.upernet.decoder import upernet_decoder
+from bidense_keras.models.upernet.upernet_presets import FAMILY
 
 
 @keras.saving.register_keras_serializable(package="bidense_keras")
@@ -34,7 +35,7 @@ class UperNet(DensePredictionModel):
         logits = model.predict(np.full((1, 64, 64, 3), 128.0, "float32"), verbose=0)  # (1, 64, 64, 7)
     """
 
-    family = "upernet"
+    family = FAMILY
 
     def __init__(self, task="segmentation", dims=(96, 192, 384, 768), depths=(3, 3, 9, 3), features=256,
                  num_classes=None, max_depth=None, binarization="bidense", include_preprocessing=True,

@@ -8,6 +8,8 @@ weights; the card's recipe says which).
 
 from bidense_keras.presets import demo_rows, paper_rows
 
+FAMILY = "upernet"
+
 CONVNEXT_SIZES = {
     "convnext_tiny": {"dims": (96, 192, 384, 768), "depths": (3, 3, 9, 3)},
     "convnext_small": {"dims": (96, 192, 384, 768), "depths": (3, 3, 27, 3)},
@@ -20,7 +22,7 @@ BACKBONES = {
 BASE_PRESETS = {"segmentation": "bidense_upernet_convnext_tiny_ade20k", "depth": "bidense_upernet_convnext_tiny_nyu"}
 
 PRESET_ROWS = (
-    *paper_rows("upernet", {name: name for name in CONVNEXT_SIZES}),
-    *demo_rows("upernet", "demo", ("bidense", "bidense_deployable", "fp32")),
-    *demo_rows("upernet", "demo", ("bidense", "fp32"), suffix="_5ep"),
+    *paper_rows(FAMILY, {name: name for name in CONVNEXT_SIZES}),
+    *demo_rows(FAMILY, "demo", ("bidense", "bidense_deployable", "fp32")),
+    *demo_rows(FAMILY, "demo", ("bidense", "fp32"), suffix="_5ep"),
 )
