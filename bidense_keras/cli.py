@@ -17,7 +17,6 @@ from bidense_keras.export.runtime import KERNELS, LCE_PYTHON_ENV
 from bidense_keras.families import FAMILIES, TASKS, arguments
 from bidense_keras.files import atomic_path, check_replaceable, write_text_atomic
 from bidense_keras.inputs import MAX_PREDICT_PIXELS
-from bidense_keras.models import import_classes
 from bidense_keras.presets import DEFAULT_FAMILY
 from bidense_keras.variants import BINARIZATIONS, PRECISIONS
 from bidense_keras.version import __version__
@@ -462,7 +461,9 @@ def main(argv=None):
     if args.verbose:  # read by bidense_keras.startup's quiet import and by TensorFlow, when Keras is imported next
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
     if args.models:  # Keras, once the arguments parsed (bidense_keras_command imports the package without it)
-        import_classes()
+        from bidense_keras import register_keras_objects
+
+        register_keras_objects()
     return run_command(args.run, args)
 
 

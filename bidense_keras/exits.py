@@ -40,9 +40,10 @@ def run_command(command, args):
     (:data:`OUTPUT_CLOSED`, silently, when the output's reader closed it)."""
     try:
         command(args)
-        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's flush at exit
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the flush at exit writes nowhere
+        if sys.stdout is not None:  # None when the process started without a standard output
+            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's flush at exit
+    except BrokenPipeError:  # the output's reader went away (no command writes to another pipe)
+        _silence_stdout()
         return OUTPUT_CLOSED
     except Exception as error:
         code = exit_code(error)
@@ -51,3 +52,14 @@ def run_command(command, args):
         print(f"error: {error}", file=sys.stderr)
         return code
     return 0
+
+
+def _silence_stdout():
+    """Points standard output's file descriptor at the null device: what is left in its buffer goes nowhere."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # no file behind it (None, a capture buffer)
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, descriptor)
+    os.close(null)

@@ -126,10 +126,20 @@ def write_bytes_atomic(path, data, **options):
     return Path(path)
 
 
-def _foreign_entries(folder, owned_names):
-    """Names in ``folder`` that are neither in ``owned_names`` nor the package's hidden lock and temporaries."""
+def foreign_entries(folder, owned_names, ignore_hidden=False):
+    """Sorted names in ``folder`` (none if it does not exist) that its writer did not make: neither in
+    ``owned_names`` nor the package's lock and temporaries (nor, with ``ignore_hidden``, any hidden name)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
     return sorted(entry.name for entry in folder.iterdir()
-                  if entry.name not in owned_names and entry.name != LOCK_FILE and ".partial" not in entry.name)
+                  if entry.name not in owned_names and entry.name != LOCK_FILE and ".partial" not in entry.name
+                  and not (ignore_hidden and entry.name.startswith(".")))
+
+
+def name_some(names, most=5):
+    """``"a, b, c"``, or the first ``most`` names and ``"and N more"``: for messages naming files."""
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 @contextlib.contextmanager
@@ -156,10 +166,9 @@ def atomic_folder(path, owned_names=None, overwrite=False):
     owned_names = set(owned_names or ())
     if path.exists() and not path.is_dir():
         raise OutputExistsError(f"{path} is a file, not a folder: a folder is written there. Choose another path.")
-    foreign = _foreign_entries(path, owned_names) if path.is_dir() else []
+    foreign = foreign_entries(path, owned_names)
     if foreign and not overwrite:
-        listed = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
-        raise OutputExistsError(f"{path} holds files bidense_keras did not write ({listed}): choose an empty or new "
+        raise OutputExistsError(f"{path} holds files bidense_keras did not write ({name_some(foreign)}): choose an empty or new "
                                 "folder, or pass overwrite=True (--overwrite) to write beside them (they are kept).")
     path.parent.mkdir(parents=True, exist_ok=True)
     escaped = re.escape(path.name)

@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 
 PIXEL_RANGE = (0.0, 255.0)
+IGNORE_INDEX = 255  # the segmentation label of pixels without a class: the loss and metrics skip them
 # One predicted pixel needs about 0.8 kB of memory (0.71-1.03 kB for the demo models at 512-1536 px:
 # benchmarks/predict_memory.py): 4 Mpx is about 3.5 GB. ``predict`` refuses larger images by default.
 MAX_PREDICT_PIXELS = 2048 * 2048
@@ -121,7 +122,7 @@ def check_image_values(images, min_size=None, value_range=PIXEL_RANGE):
     return values
 
 
-def check_labels(labels, num_classes, ignore_index=255):
+def check_labels(labels, num_classes, ignore_index=IGNORE_INDEX):
     """Raises a ValueError unless every segmentation label is a class id in ``[0, num_classes)`` or ``ignore_index``.
 
     Args:

@@ -2,7 +2,8 @@
 
 ``bidense-keras --help`` must answer without importing Keras and TensorFlow (seconds); the package
 and its ``models`` and ``export`` subpackages therefore name their heavy attributes here and import
-their module only when one is first read.
+their module only when one is first read. A submodule is an attribute too (``bidense_keras.export.runtime``),
+imported when first read.
 """
 
 import importlib
@@ -12,19 +13,24 @@ def lazy_attributes(package, modules):
     """``(__getattr__, __dir__)`` for a package whose attributes are imported on first use.
 
     Args:
-        package: the package's ``__name__``, for the error message.
-        modules: ``{attribute: module path}``; the attribute is that module's attribute of the same
-            name, or the module itself where the path ends in the attribute (a subpackage).
+        package: the package's ``__name__``.
+        modules: ``{attribute: module path}``: the attribute is that module's attribute of the same name.
+            Any other name is looked up as a submodule of the package.
 
     Returns:
         The two functions to assign to the package's ``__getattr__`` and ``__dir__``.
     """
 
     def __getattr__(name):
-        if name not in modules:
-            raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        module = importlib.import_module(modules[name])
-        return module if modules[name].rpartition(".")[2] == name else getattr(module, name)
+        if name in modules:
+            return getattr(importlib.import_module(modules[name]), name)
+        if not name.startswith("__"):
+            try:
+                return importlib.import_module(f"{package}.{name}")
+            except ModuleNotFoundError as error:
+                if error.name != f"{package}.{name}":
+                    raise  # the submodule exists and fails to import: that is the error to see
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     def __dir__():
         return sorted({*vars(importlib.import_module(package)), *modules})

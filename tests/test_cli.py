@@ -226,16 +226,17 @@ def test_the_package_starts_without_tensorflows_early_log_lines():
 
 
 def _in_a_fresh_command(argv, after=""):
-    """Exit code and stdout of ``bidense_keras_command.main(argv)`` in a new process, then of ``after``'s prints;
-    the process prints the heavy modules it imported last, as a JSON list."""
+    """Exit code and stdout of ``bidense-keras ARGV`` run by its entry point in a new process (which ends it with
+    SystemExit, caught here); the process then runs ``after`` and prints, as a JSON list, the heavy modules it had
+    imported by the end of the command."""
     import subprocess
     import sys
 
     script = ("import json, sys, bidense_keras_command\n"
-              "try:\n    code = bidense_keras_command.main(sys.argv[1:])\nexcept SystemExit as stop:\n    code = stop.code\n"
+              "try:\n    bidense_keras_command.main()\nexcept SystemExit as stop:\n    code = stop.code or 0\n"
+              "imported = sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch', 'matplotlib') if m in sys.modules)\n"
               f"{after}\n"
-              "print(json.dumps([code, sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch', 'matplotlib')"
-              " if m in sys.modules)]))")
+              "print(json.dumps([code, imported]))")
     done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     code, imported = json.loads(done.stdout.strip().splitlines()[-1])
@@ -255,9 +256,8 @@ def test_help_usage_errors_and_presets_answer_without_importing_keras(argv, code
         assert "bidense_dpt_demo_rooms_depth" in stdout and "upernet" not in stdout
 
 
-def test_a_command_that_loads_models_registers_them_with_keras_once_its_arguments_parse(tmp_path):
-    saved = Path(__file__).parent / "saved_models"
-    keras_file = next(saved.rglob("*.keras"))
+def test_a_command_that_loads_models_registers_them_with_keras_once_its_arguments_parse():
+    keras_file = Path(__file__).parent / "saved_models" / "dpt_depth.keras"
     check = ("import keras\n"
              f"model = keras.saving.load_model({str(keras_file)!r})\n"
              "print(type(model).__name__, keras.saving.get_registered_object('bidense_keras>UperNet').__name__)")
@@ -266,16 +266,18 @@ def test_a_command_that_loads_models_registers_them_with_keras_once_its_argument
     assert "DPT UperNet" in stdout and "binary_params" in stdout
 
 
-def test_import_bidense_keras_registers_the_models_with_keras():
+def test_import_bidense_keras_registers_every_keras_object_and_reaches_submodules_as_attributes():
     import subprocess
     import sys
 
+    names = ("UperNet", "DPT", "BiDenseConv2D", "BinaryViTBackbone", "SegmentationCrossEntropy", "MeanIoU")
     script = ("import bidense_keras, keras\n"
-              "print([keras.saving.get_registered_object(f'bidense_keras>{name}').__name__ "
-              "for name in ('UperNet', 'DPT', 'BiDenseConv2D', 'BinaryViTBackbone')])")
+              f"print([keras.saving.get_registered_object(f'bidense_keras>{{name}}').__name__ for name in {names}])\n"
+              "print(bidense_keras.export.runtime.run_flatbuffer.__name__, bidense_keras.stats.model_stats.__name__)\n"
+              "print(hasattr(bidense_keras, 'no_such_module'), 'register_keras_objects' in dir(bidense_keras))")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split("\n")[-2] == "['UperNet', 'DPT', 'BiDenseConv2D', 'BinaryViTBackbone']"
+    assert done.stdout.splitlines()[-3:] == [str(list(names)), "run_flatbuffer model_stats", "False True"]
 
 
 def test_a_reader_that_closes_the_output_early_gets_no_error_message():
@@ -286,13 +288,14 @@ def test_a_reader_that_closes_the_output_early_gets_no_error_message():
     read_end, write_end = os.pipe()
     os.close(read_end)  # like `| head` that has already exited: every write fails with EPIPE
     try:
-        done = subprocess.run([sys.executable, "-c", "import sys, bidense_keras_command; "
-                               "sys.exit(bidense_keras_command.main(['presets']))"],
-                              stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
+        done = subprocess.run([sys.executable, "-c", "import bidense_keras_command; bidense_keras_command.main()",
+                               "presets"], stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
     finally:
         os.close(write_end)
-    assert done.stderr == ""
-    assert done.returncode == 141
+    assert (done.returncode, done.stderr) == (141, "")
+    no_output = subprocess.run([sys.executable, "-c", "import sys, bidense_keras_command; sys.stdout = None; "
+                                "bidense_keras_command.main()", "presets"], capture_output=True, text=True, timeout=120)
+    assert (no_output.returncode, no_output.stderr) == (0, "")  # started without a standard output: nothing to say
 
 
 def test_verbose_shows_tensorflows_start_up_lines_that_are_hidden_otherwise():
@@ -302,9 +305,8 @@ def test_verbose_shows_tensorflows_start_up_lines_that_are_hidden_otherwise():
 
     def stderr_of(*argv):
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow"}
-        done = subprocess.run([sys.executable, "-c", "import sys, bidense_keras_command; "
-                               "sys.exit(bidense_keras_command.main(sys.argv[1:]))", *argv],
-                              capture_output=True, text=True, env=env, timeout=300)
+        done = subprocess.run([sys.executable, "-c", "import bidense_keras_command; bidense_keras_command.main()",
+                               *argv], capture_output=True, text=True, env=env, timeout=300)
         assert done.returncode == 0, done.stderr[-2000:]
         assert "backend tensorflow" in done.stdout
         return done.stderr

@@ -11,7 +11,8 @@ import math
 
 import tensorflow as tf
 
-IGNORE_INDEX = 255
+from bidense_keras.inputs import IGNORE_INDEX
+
 SEGMENTATION_SCALE_RANGE = (0.5, 2.0)
 GAMMA_RANGE = (0.9, 1.1)
 COLOR_RANGE = (0.9, 1.1)

@@ -22,6 +22,7 @@ import numpy as np
 
 from bidense_keras.datasets import synthetic_rooms
 from bidense_keras.families import TASKS
+from bidense_keras.inputs import IGNORE_INDEX
 
 # Name and colour of each zero-weighted logit after the real classes, so a head's names and palette
 # cover all its logits.
@@ -108,7 +109,7 @@ _DATASETS = {
         "extra_logits": 1,
         "class_names": _ADE20K_CLASS_NAMES,
         "palette": _ADE20K_PALETTE,
-        "ignore_index": 255,
+        "ignore_index": IGNORE_INDEX,
         "reduce_zero_label": True,
     },
     "voc": {
@@ -123,7 +124,7 @@ _DATASETS = {
             "tvmonitor",
         ),
         "palette": _voc_palette(21),
-        "ignore_index": 255,
+        "ignore_index": IGNORE_INDEX,
         "reduce_zero_label": False,
     },
     "nyu": {

@@ -3,7 +3,8 @@
 ``to_tflite`` converts, ``runtime.run_flatbuffer`` / ``TFLiteModel`` run the result in LCE's
 interpreter (a numpy-1 side runtime, see :mod:`bidense_keras.export.runtime`), and
 ``to_float_tflite`` writes the float / int8 baselines of the same model. Each is imported on first use
-(the converters import TensorFlow; :mod:`~bidense_keras.export.runtime` does not).
+(the converters import TensorFlow; :mod:`~bidense_keras.export.runtime` does not), and so is each
+submodule.
 """
 
 from bidense_keras.lazy import lazy_attributes

@@ -2,18 +2,16 @@
 
 Importing this package registers both families and their presets (:mod:`bidense_keras.families`,
 :mod:`bidense_keras.presets`) without importing Keras; UperNet first: its presets lead the table
-(``bidense-keras presets``, the README). The classes are imported on first use, or all at once by
-:func:`import_classes`, which registers them (with their layers and quantizers) with Keras:
-``import bidense_keras`` calls it.
+(``bidense-keras presets``, the README). The classes (:data:`CLASSES`) are imported on first use;
+``import bidense_keras`` imports them all (:func:`bidense_keras.register_keras_objects`), which
+registers them with Keras.
 """
 # ruff: noqa: I001  (the import order is the presets' order)
-
-import importlib
 
 from bidense_keras.lazy import lazy_attributes
 from bidense_keras.models import upernet, dpt  # noqa: F401  (registers the families, in this order)
 
-CLASSES = {
+CLASSES = {  # name: module
     "DensePredictionModel": "bidense_keras.models.base",
     "ConvNeXtBackbone": "bidense_keras.models.upernet.convnext",
     "UperNet": "bidense_keras.models.upernet.model",
@@ -21,13 +19,5 @@ CLASSES = {
     "DPT": "bidense_keras.models.dpt.model",
 }
 
-
-def import_classes():
-    """Imports every model class, which registers them with Keras (``keras.saving.load_model`` then finds
-    ``bidense_keras>UperNet``); Keras first, quietly (:mod:`bidense_keras.backends`); cheap once done."""
-    for module in ("bidense_keras.backends", *CLASSES.values()):
-        importlib.import_module(module)
-
-
-__all__ = ["DPT", "BinaryViTBackbone", "ConvNeXtBackbone", "DensePredictionModel", "UperNet", "import_classes"]
+__all__ = ["DPT", "BinaryViTBackbone", "ConvNeXtBackbone", "DensePredictionModel", "UperNet"]
 __getattr__, __dir__ = lazy_attributes(__name__, CLASSES)

@@ -15,7 +15,13 @@ from bidense_keras import integrity
 from bidense_keras.backends import machine
 from bidense_keras.datasets import catalog, loaders, synthetic_rooms
 from bidense_keras.families import get_family
-from bidense_keras.files import OutputExistsError, folder_lock, write_text_atomic
+from bidense_keras.files import (
+    OutputExistsError,
+    folder_lock,
+    foreign_entries,
+    name_some,
+    write_text_atomic,
+)
 from bidense_keras.loader import load
 from bidense_keras.presets import DEFAULT_FAMILY
 from bidense_keras.train import cluster as cluster_lib
@@ -67,10 +73,9 @@ def check_run_folder(output_dir, overwrite=False):
     output_dir = Path(output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise OutputExistsError(f"{output_dir} is a file, not a run folder.")
-    foreign = sorted(entry.name for entry in output_dir.iterdir() if entry.name not in RUN_ENTRIES
-                     and not entry.name.startswith(".")) if output_dir.is_dir() else []
+    foreign = foreign_entries(output_dir, RUN_ENTRIES, ignore_hidden=True)  # a run writes beside hidden files
     if foreign and not overwrite:
-        raise OutputExistsError(f"{output_dir} holds files a training run does not write ({', '.join(foreign[:5])}): "
+        raise OutputExistsError(f"{output_dir} holds files a training run does not write ({name_some(foreign)}): "
                                 "give a new or empty --output folder, or pass --overwrite to write beside them.")
 
 

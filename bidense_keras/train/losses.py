@@ -9,6 +9,8 @@ each replica's gradient would count fully instead of ``1 / replicas``).
 import keras
 from keras import ops
 
+from bidense_keras.inputs import IGNORE_INDEX
+
 
 def _per_image(batch_loss, y_true):
     """``(B,)``: the batch's scalar loss once per image, for Keras' mean reduction."""
@@ -35,7 +37,7 @@ class SegmentationCrossEntropy(keras.losses.Loss):
     Call: ``y_true`` int (B, H, W) class ids, ``y_pred`` float (B, H, W, C) logits -> scalar.
     """
 
-    def __init__(self, ignore_index=255, class_weights=None, name="segmentation_cross_entropy", **kwargs):
+    def __init__(self, ignore_index=IGNORE_INDEX, class_weights=None, name="segmentation_cross_entropy", **kwargs):
         super().__init__(name=name, **kwargs)
         self.ignore_index = int(ignore_index)
         self.class_weights = None if class_weights is None else [float(w) for w in class_weights]

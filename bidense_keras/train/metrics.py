@@ -10,6 +10,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from bidense_keras.inputs import IGNORE_INDEX
+
 DEPTH_ERROR_NAMES = ("d1", "d2", "d3", "abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "silog")
 
 # Eigen crop of NYU-Depth-v2, defined on 480x640 images: rows 45:471, cols 41:601.
@@ -30,7 +32,7 @@ class ConfusionMatrix:
         ignore_index: ground-truth id skipped entirely.
     """
 
-    def __init__(self, num_classes, ignore_index=255):
+    def __init__(self, num_classes, ignore_index=IGNORE_INDEX):
         self.num_classes = int(num_classes)
         self.ignore_index = ignore_index
         self.matrix = np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
@@ -92,7 +94,7 @@ def _pixel_weights(valid, sample_weight):
 class PixelAccuracy(keras.metrics.Metric):
     """Running pixel accuracy. ``y_true`` int (B, H, W), ``y_pred`` logits (B, H, W, C)."""
 
-    def __init__(self, ignore_index=255, name="pixel_accuracy", **kwargs):
+    def __init__(self, ignore_index=IGNORE_INDEX, name="pixel_accuracy", **kwargs):
         super().__init__(name=name, **kwargs)
         self.ignore_index = int(ignore_index)
         self.correct = self.add_variable(shape=(), initializer="zeros", dtype="float64", name="correct")
@@ -119,7 +121,7 @@ class MeanIoU(keras.metrics.Metric):
     ``y_true`` int (B, H, W), ``y_pred`` logits (B, H, W, num_classes).
     """
 
-    def __init__(self, num_classes, ignore_index=255, name="mean_iou", **kwargs):
+    def __init__(self, num_classes, ignore_index=IGNORE_INDEX, name="mean_iou", **kwargs):
         super().__init__(name=name, **kwargs)
         self.num_classes = int(num_classes)
         self.ignore_index = int(ignore_index)
